@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Everything else here serves them.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export MAILER_SITE_URL ?= http://$(HOST):$(PORT)
+
+.PHONY: run test build preview lint bench clean
+
+$(BIN)/mailer: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+## Build the site and serve site and service on one origin, with an outbox worker beside it.
+run: $(BIN)/mailer
+	$(BIN)/mailer db upgrade
+	$(BIN)/mkdocs build --quiet
+	@echo "Site en service: http://$(HOST):$(PORT)/"
+	$(BIN)/mailer worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/mailer serve --host $(HOST) --port $(PORT)
+
+## Lint and run the whole test suite, browser tests included.
+test: $(BIN)/mailer
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+## Build the static site into site/.
+build: $(BIN)/mailer
+	$(BIN)/mailer db upgrade
+	$(BIN)/mkdocs build --strict
+
+## Live preview for editing content/: reloads on every save.
+preview: $(BIN)/mailer
+	$(BIN)/mkdocs serve --dev-addr $(HOST):8001
+
+## Benchmarks (not tests): each prints ours against a baseline measured in the same run.
+bench: $(BIN)/mailer
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .ruff_cache
