@@ -1,0 +1,1 @@
+"""Join: company registration, review and the adoption counter."""

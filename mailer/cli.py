@@ -1,0 +1,50 @@
+"""The `mailer` command: serve, worker, adoptions, plus Flask's own (db, routes, shell)."""
+
+import logging
+import os
+import signal
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import create_app
+from .adoptions.cli import adoptions
+
+
+@click.group(cls=FlaskGroup, create_app=create_app)
+def main():
+    """Webservice van de Schuldeiserscoalitie."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="Aantal gunicorn-processen.")
+def serve(host: str, port: int, workers: int):
+    """Serveer site en service met gunicorn."""
+    args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--access-logfile", "-", "mailer:create_app()"]
+    os.execv(sys.executable, args)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Verstuur één ronde en stop.")
+@click.option("--poll", default=2.0, show_default=True, help="Seconden tussen lege rondes.")
+@with_appcontext
+def worker(once: bool, poll: float):
+    """Verstuur de mail uit de outbox, met nieuwe pogingen bij tijdelijke fouten."""
+    from .outbox import run_worker, send_due_mail
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if once:
+        click.echo(send_due_mail())
+        return
+    stopping = []
+    # Finish the mail in hand on SIGTERM or Ctrl-C, then stop: nothing half-done.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+    run_worker(poll, stop=lambda: bool(stopping))
+
+
+main.add_command(adoptions)

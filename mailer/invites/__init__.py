@@ -1,0 +1,1 @@
+"""Tip a colleague: the invitation mailer."""

@@ -1,0 +1,5 @@
+"""Pages of the invitation flow: /tip-een-collega/."""
+
+from flask import Blueprint
+
+bp = Blueprint("invites", __name__)

@@ -1,0 +1,271 @@
+"""The outbox: every email is stored in the database first and sent by a worker.
+
+`queue_mail` renders an email into the outbox inside the caller's transaction, so a form that
+commits has also, atomically, queued its mail. `send_due_mail` claims due mails, sends them over
+one SMTP connection, retries temporary failures with exponential backoff and records permanent
+ones. A mail is only sent twice if the worker dies between the server's accept and its own commit.
+"""
+
+import logging
+import smtplib
+import socket
+import time
+from datetime import timedelta
+from email.utils import make_msgid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from flask_mail import Connection, Mail, Message
+from sqlalchemy import or_, select, text, update
+
+from .extensions import db
+from .models import OutboxMail, utcnow
+from .security import keyed_hash, mask_address
+
+log = logging.getLogger(__name__)
+mail = Mail()
+
+
+class TemporaryFailure(Exception):
+    """The mail may go through later: connection trouble or a 4xx answer."""
+
+
+class PermanentFailure(Exception):
+    """The mail will never go through: a 5xx answer or an unusable message."""
+
+
+def render_mail(template: str, **context) -> tuple[str, str]:
+    """Render `email/<template>.txt` and `email/<template>.html`: the exact text and HTML parts."""
+    return (
+        render_template(f"email/{template}.txt", **context),
+        render_template(f"email/{template}.html", **context),
+    )
+
+
+def queue_mail(kind: str, to: str, subject: str, template: str,
+               headers: dict[str, str] | None = None, **context) -> OutboxMail:
+    """Render an email and add it to the outbox; the caller's commit makes it due."""
+    text_body, html_body = render_mail(template, **context)
+    domain = urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
+    row = OutboxMail(
+        kind=kind,
+        recipient=to,
+        recipient_hash=keyed_hash(to),
+        subject=subject,
+        text_body=text_body,
+        html_body=html_body,
+        headers=headers or None,
+        message_id=make_msgid(domain=domain),
+        next_attempt_at=utcnow(),
+    )
+    db.session.add(row)
+    return row
+
+
+def build_message(row: OutboxMail) -> Message:
+    """The Flask-Mail message for an outbox row."""
+    message = Message(
+        subject=row.subject,
+        recipients=[row.recipient],
+        body=row.text_body,
+        html=row.html_body,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        extra_headers=dict(row.headers or {}),
+        charset="utf-8",
+    )
+    message.msgId = row.message_id
+    if message.has_bad_headers():
+        raise PermanentFailure("ongeldige header")
+    return message
+
+
+def send_due_mail(now=None) -> dict[str, int]:
+    """Send one batch of due mail; returns how many were sent, retried and failed."""
+    now = now or utcnow()
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+    ids = _claim_batch(now)
+    if not ids:
+        return counts
+    try:
+        with _transport() as transport:
+            for index, row_id in enumerate(ids):
+                row = db.session.get(OutboxMail, row_id)
+                try:
+                    transport.send(build_message(row))
+                except TemporaryFailure as error:
+                    _retry_later(row, str(error), now)
+                    counts["failed" if row.status == "failed" else "retried"] += 1
+                    if isinstance(error.__cause__, (OSError, smtplib.SMTPServerDisconnected)):
+                        # The connection is gone: hand the rest of the batch back untouched.
+                        _release(ids[index + 1 :], row.next_attempt_at)
+                        break
+                except PermanentFailure as error:
+                    _finish(row, "failed", str(error))
+                    counts["failed"] += 1
+                else:
+                    _finish(row, "sent")
+                    counts["sent"] += 1
+                db.session.commit()
+    except TemporaryFailure as error:  # no connection at all
+        for row_id in ids:
+            row = db.session.get(OutboxMail, row_id)
+            _retry_later(row, str(error), now)
+            counts["failed" if row.status == "failed" else "retried"] += 1
+        db.session.commit()
+    _flush_erased_pages()
+    return counts
+
+
+def run_worker(poll_seconds: float = 2.0, stop=lambda: False) -> None:
+    """Send due mail until `stop()` is true, sleeping between empty rounds."""
+    while not stop():
+        counts = send_due_mail()
+        if any(counts.values()):
+            log.info("Outbox: %(sent)d verstuurd, %(retried)d later opnieuw, %(failed)d mislukt",
+                     counts)
+        else:
+            time.sleep(poll_seconds)
+
+
+def _claim_batch(now) -> list[int]:
+    """Mark due mails as being sent by this worker; other workers skip them."""
+    config = current_app.config
+    due = or_(
+        (OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= now),
+        (OutboxMail.status == "sending") & (OutboxMail.locked_until <= now),  # left by a crash
+    )
+    query = (select(OutboxMail.id).where(due).order_by(OutboxMail.next_attempt_at)
+             .limit(config["OUTBOX_BATCH_SIZE"]).with_for_update(skip_locked=True))
+    ids = list(db.session.scalars(query))
+    claimed = []
+    for row_id in ids:
+        # The conditional update makes the claim safe on SQLite too, which has no row locks.
+        result = db.session.execute(
+            update(OutboxMail).where(OutboxMail.id == row_id, due)
+            .values(status="sending",
+                    locked_until=now + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"]))
+        )
+        if result.rowcount == 1:
+            claimed.append(row_id)
+    db.session.commit()
+    return claimed
+
+
+def _retry_later(row: OutboxMail, error: str, now) -> None:
+    """Count a temporary failure: back off exponentially, or give up after the last attempt."""
+    config = current_app.config
+    row.attempts += 1
+    if row.attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
+        _finish(row, "failed", error)
+        return
+    delay = config["OUTBOX_BACKOFF_SECONDS"] * 2 ** (row.attempts - 1)
+    row.status = "queued"
+    row.next_attempt_at = now + timedelta(seconds=delay)
+    row.locked_until = None
+    row.last_error = error[:255]
+
+
+def _release(ids: list[int], when) -> None:
+    """Put claimed mails back in the queue without counting an attempt."""
+    if ids:
+        db.session.execute(
+            update(OutboxMail).where(OutboxMail.id.in_(ids))
+            .values(status="queued", locked_until=None, next_attempt_at=when)
+        )
+
+
+def _finish(row: OutboxMail, status: str, error: str | None = None) -> None:
+    """Close a mail for good and erase everything personal from it."""
+    row.status = status
+    row.finished_at = utcnow()
+    row.locked_until = None
+    row.last_error = error[:255] if error else None
+    row.recipient = row.subject = row.text_body = row.html_body = None
+    row.headers = None
+
+
+def _flush_erased_pages() -> None:
+    """On SQLite, move erased pages out of the write-ahead log so no copy stays on disk."""
+    if db.engine.dialect.name == "sqlite":
+        db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db.session.commit()
+
+
+def _transport():
+    """SMTP when a mail server is configured, otherwise .eml files in the instance folder."""
+    if current_app.config.get("MAIL_SERVER"):
+        return SmtpTransport()
+    return FileTransport(Path(current_app.config["MAIL_FILE_DIR"]))
+
+
+class SmtpTransport:
+    """One SMTP connection for a whole batch, with Flask-Mail's TLS, SSL and login settings."""
+
+    def __enter__(self):
+        try:
+            self.connection = TimedConnection(current_app.extensions["mail"]).__enter__()
+        except (OSError, smtplib.SMTPException) as error:
+            raise TemporaryFailure(_describe(error)) from error
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self.connection.host is not None:
+                self.connection.host.quit()
+        except (OSError, smtplib.SMTPException):
+            pass  # the mails are committed; a failed goodbye changes nothing
+
+    def send(self, message: Message) -> None:
+        """Send one message; classify what goes wrong as temporary or permanent."""
+        try:
+            self.connection.send(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            code = min(code for code, _ in error.recipients.values())
+            raise (PermanentFailure if code >= 500 else TemporaryFailure)(f"SMTP {code}") from None
+        except smtplib.SMTPResponseException as error:
+            failure = PermanentFailure if error.smtp_code >= 500 else TemporaryFailure
+            raise failure(f"SMTP {error.smtp_code}") from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise TemporaryFailure(_describe(error)) from error
+
+
+class TimedConnection(Connection):
+    """Flask-Mail's connection with a socket timeout, so a hanging server cannot stall the worker."""
+
+    def configure_host(self):
+        """Open the connection as Flask-Mail does, with `MAIL_TIMEOUT` on the socket."""
+        timeout = current_app.config["MAIL_TIMEOUT"]
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout)
+        try:
+            return super().configure_host()
+        finally:
+            socket.setdefaulttimeout(previous)
+
+
+class FileTransport:
+    """Write each mail as an .eml file: the whole flow works without a mail server."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __enter__(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def send(self, message: Message) -> None:
+        """Store the message and log where, with the address masked."""
+        message.date = time.time()
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{message.msgId.strip('<>').split('@')[0]}.eml"
+        (self.folder / name).write_bytes(message.as_bytes())
+        log.info("Mail aan %s opgeslagen als %s", mask_address(message.recipients[0]),
+                    self.folder / name)
+
+
+def _describe(error: Exception) -> str:
+    """A short error description without any address in it."""
+    return type(error).__name__

@@ -1,0 +1,31 @@
+"""Keyed hashes and random tokens: how the service recognises people without storing who they are."""
+
+import hashlib
+import hmac
+import secrets
+
+from flask import current_app
+
+
+def keyed_hash(value: str, purpose: str = "address") -> str:
+    """HMAC-SHA256 of a normalised value, keyed by the app's secret and the purpose."""
+    key = (current_app.config.get("HASH_KEY") or current_app.config["SECRET_KEY"]).encode()
+    message = f"{purpose}:{value.strip().lower()}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """A URL-safe token of 256 random bits and the SHA-256 hash that is stored in its place."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a token: a plain SHA-256, enough for 256 random bits."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mask_address(address: str) -> str:
+    """Show an address in logs as `j***@example.nl`."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
