@@ -1,4 +1,4 @@
-"""The Schuldeiserscoalitie web service: the built site, the forms, the outbox and the counter API."""
+"""The Schuldeiserscoalitie web service: the built site, the forms, the outbox, the counter API."""
 
 import secrets
 from pathlib import Path

@@ -11,7 +11,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def count():
     """The number of companies that adopted the policy, cacheable and open to every origin."""
     data = adoption_count()
-    response = jsonify(count=data["count"], updated=data["updated"].isoformat(timespec="seconds") + "Z")
+    updated = data["updated"].isoformat(timespec="seconds") + "Z"
+    response = jsonify(count=data["count"], updated=updated)
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = (
         "public, max-age=60, stale-while-revalidate=120, stale-if-error=300"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 
 class Base(DeclarativeBase):
-    """Declarative base with a naming convention, so migrations name constraints the same everywhere."""
+    """Declarative base with a naming convention, so every migration names constraints alike."""
 
     metadata = MetaData(
         naming_convention={

@@ -14,7 +14,7 @@ def utcnow() -> datetime:
 
 
 class Setting(db.Model):
-    """A value staff can change without touching code, such as the adopters from before the registry."""
+    """A value staff change without touching code, such as the adopters from before the registry."""
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))

@@ -231,7 +231,7 @@ class SmtpTransport:
 
 
 class TimedConnection(Connection):
-    """Flask-Mail's connection with a socket timeout, so a hanging server cannot stall the worker."""
+    """Flask-Mail's connection with a socket timeout: a hanging server cannot stall the worker."""
 
     def configure_host(self):
         """Open the connection as Flask-Mail does, with `MAIL_TIMEOUT` on the socket."""

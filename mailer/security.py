@@ -1,4 +1,4 @@
-"""Keyed hashes and random tokens: how the service recognises people without storing who they are."""
+"""Keyed hashes and random tokens: recognising people without storing who they are."""
 
 import hashlib
 import hmac

@@ -95,4 +95,5 @@ def _built_page(path: str) -> str:
     try:
         return _read(path, Path(path).stat().st_mtime)
     except FileNotFoundError:
-        raise RuntimeError(f"De gebouwde site ontbreekt: {path}. Draai eerst `mkdocs build`.")
+        message = f"De gebouwde site ontbreekt: {path}. Draai eerst `mkdocs build`."
+        raise RuntimeError(message) from None
