@@ -1,0 +1,128 @@
+"""Shared fixtures: a built site, a real database file per test, a real SMTP server on 127.0.0.1."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask_migrate import upgrade
+
+from mailer import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """Reserve a free TCP port on 127.0.0.1 and give it back for a server to use."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def migrated_database(path: Path) -> str:
+    """Create a database file with every migration applied; returns its URI."""
+    uri = f"sqlite:///{path}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "test"})
+    with app.app_context():
+        upgrade()
+    return uri
+
+
+def build_site(dest: Path, database_uri: str) -> Path:
+    """Build the MkDocs site into `dest`, with the counter read from `database_uri`."""
+    env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database_uri}
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(dest)],
+        cwd=ROOT, env=env, check=True,
+    )
+    return dest
+
+
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory) -> Path:
+    """The site built once per test session from a fresh database (so the counter reads 25)."""
+    base = tmp_path_factory.mktemp("built")
+    return build_site(base / "site", migrated_database(base / "build.sqlite"))
+
+
+class SmtpServer:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives, or answers with `reply`."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.received: list = []  # (envelope, parsed message) in arrival order
+        self.reply: str | None = None  # e.g. "451 4.3.0 Probeer later" to refuse the DATA
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):
+        """Keep the message, or refuse it with the configured answer."""
+        if self.reply:
+            return self.reply
+        self.received.append((envelope, message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+    @property
+    def messages(self) -> list:
+        """The parsed messages received so far."""
+        return [message for _, message in self.received]
+
+    def start(self):
+        """Start listening."""
+        self.controller.start()
+
+    def stop(self):
+        """Stop listening: the port then refuses connections."""
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp():
+    """A running SMTP server; tests may stop and start it to simulate an outage."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    try:
+        server.stop()
+    except (AssertionError, RuntimeError):
+        pass  # the test stopped it already
+
+
+@pytest.fixture
+def app(tmp_path, site_dir, smtp):
+    """The app on its own migrated database file, sending to the test SMTP server."""
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": migrated_database(tmp_path / "mailer.sqlite"),
+        "SITE_DIR": str(site_dir),
+        "SITE_URL": "https://schuldeiserscoalitie.test",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp.port,
+        "MAIL_TIMEOUT": 5,
+        "MAIL_SUPPRESS_SEND": False,
+    })
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A runner for the app's `mailer` commands."""
+    return app.test_cli_runner()
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "geen CSRF-token op de pagina"
+    return match.group(1)

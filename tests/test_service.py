@@ -1,0 +1,44 @@
+"""The service serves the built site on its own origin, and the counter API."""
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/", "/incassobeleid/", "/warm-doorverwijzen/", "/contact/"])
+def test_built_pages_are_served(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert b"Schuldeiserscoalitie" in response.data
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_folder_without_slash_redirects(client):
+    response = client.get("/incassobeleid?x=1")
+    assert response.status_code == 308
+    assert response.headers["Location"].endswith("/incassobeleid/?x=1")
+
+
+@pytest.mark.parametrize("path", ["/bestaat-niet/", "/../pyproject.toml", "/%2e%2e/pyproject.toml"])
+def test_unknown_or_escaping_paths_are_not_found(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"[project]" not in response.data
+
+
+def test_count_starts_at_the_number_from_before_the_registry(client):
+    response = client.get("/api/adoptions/count")
+    assert response.status_code == 200
+    assert response.json["count"] == 25
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_staff_change_the_number_from_before_the_registry(client, runner):
+    result = runner.invoke(args=["adoptions", "before-registry", "31"])
+    assert result.exit_code == 0, result.output
+    assert "31" in result.output
+    assert client.get("/api/adoptions/count").json["count"] == 31
+
+
+def test_negative_number_is_refused(runner):
+    result = runner.invoke(args=["adoptions", "before-registry", "-3"])
+    assert result.exit_code != 0
