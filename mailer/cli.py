@@ -6,6 +6,7 @@ import signal
 import sys
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app
@@ -28,7 +29,7 @@ def serve(host: str, port: int, workers: int):
     os.execv(sys.executable, args)
 
 
-@main.command()
+@click.command()
 @click.option("--once", is_flag=True, help="Verstuur één ronde en stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconden tussen lege rondes.")
 @with_appcontext
@@ -47,4 +48,7 @@ def worker(once: bool, poll: float):
     run_worker(poll, stop=lambda: bool(stopping))
 
 
-main.add_command(adoptions)
+def register_commands(app: Flask) -> None:
+    """Add the service's commands to the app, so `mailer` and the test runner both have them."""
+    app.cli.add_command(worker)
+    app.cli.add_command(adoptions)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from mailer import create_app
@@ -63,7 +64,8 @@ class SmtpServer:
         """Keep the message, or refuse it with the configured answer."""
         if self.reply:
             return self.reply
-        self.received.append((envelope, message_from_bytes(envelope.content, policy=policy.default)))
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.received.append((envelope, message))
         return "250 OK"
 
     @property
@@ -92,6 +94,15 @@ def smtp():
         pass  # the test stopped it already
 
 
+class BufferedClient(FlaskClient):
+    """A test client that reads and closes every response, so served files are never left open."""
+
+    def open(self, *args, **kwargs):
+        """Open a request with the whole response read at once."""
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(tmp_path, site_dir, smtp):
     """The app on its own migrated database file, sending to the test SMTP server."""
@@ -106,6 +117,7 @@ def app(tmp_path, site_dir, smtp):
         "MAIL_TIMEOUT": 5,
         "MAIL_SUPPRESS_SEND": False,
     })
+    app.test_client_class = BufferedClient
     yield app
 
 

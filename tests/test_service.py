@@ -42,3 +42,19 @@ def test_staff_change_the_number_from_before_the_registry(client, runner):
 def test_negative_number_is_refused(runner):
     result = runner.invoke(args=["adoptions", "before-registry", "-3"])
     assert result.exit_code != 0
+
+
+def test_migrations_match_the_models(runner):
+    result = runner.invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_mailer_command_lists_its_commands():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mailer = Path(sys.executable).with_name("mailer")
+    output = subprocess.run([mailer, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("serve", "worker", "adoptions", "db"):
+        assert f"  {command} " in output
