@@ -11,7 +11,7 @@ export MAILER_SITE_URL ?= http://$(HOST):$(PORT)
 $(BIN)/mailer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,postgres]"
 	touch $@
 
 ## Build the site and serve site and service on one origin, with an outbox worker beside it.

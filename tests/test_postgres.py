@@ -1,0 +1,130 @@
+"""Production runs on PostgreSQL: the migrations apply there, and workers side by side never send
+a mail twice (they claim mail with FOR UPDATE SKIP LOCKED)."""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from flask_migrate import upgrade
+from jinja2 import ChoiceLoader, DictLoader
+from sqlalchemy import func, select
+
+from mailer import create_app
+from mailer.extensions import db
+from mailer.models import OutboxMail
+from mailer.outbox import queue_mail
+
+
+def _pg_bin(name: str) -> str | None:
+    """The path of a PostgreSQL server program from Debian's packages, if installed."""
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server on 127.0.0.1, run as the postgres user when we are root."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb:
+        message = "PostgreSQL is niet geïnstalleerd (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    # Not under pytest's own temporary folder: the postgres user cannot enter root's.
+    base = Path(tempfile.mkdtemp(prefix="mailer-pg-"))
+    data, port = base / "data", free_port()
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(base, "postgres")
+    subprocess.run([*as_user, initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_user, pg_ctl, "-D", data, "-l", base / "log", "-w", "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    subprocess.run([*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_app(postgres, smtp, site_dir):
+    """The app on a freshly migrated PostgreSQL schema."""
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": postgres,
+        "SITE_DIR": str(site_dir),
+        "SITE_URL": "https://schuldeiserscoalitie.test",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp.port,
+        "OUTBOX_BATCH_SIZE": 10,
+    })
+    test_mail = {"email/test_mail.txt": "Bericht {{ number }}",
+                 "email/test_mail.html": "<p>Bericht {{ number }}</p>"}
+    app.jinja_env.loader = ChoiceLoader([DictLoader(test_mail), app.jinja_env.loader])
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_workers_side_by_side_send_each_mail_once(pg_app, smtp, postgres):
+    with pg_app.app_context():
+        for number in range(120):
+            queue_mail("test", f"collega{number}@example.nl", f"Bericht {number}", "test_mail",
+                       number=number)
+        db.session.commit()
+
+    env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": postgres,
+           "MAILER_MAIL_SERVER": "127.0.0.1", "MAILER_MAIL_PORT": str(smtp.port),
+           "MAILER_SECRET_KEY": "test-secret", "MAILER_OUTBOX_BATCH_SIZE": "10"}
+    mailer = Path(sys.executable).with_name("mailer")
+    workers = [subprocess.Popen([mailer, "worker", "--poll", "0.2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(3)]
+    try:
+        with pg_app.app_context():
+            for _ in range(300):  # at most 30 seconds
+                sent = db.session.scalar(select(func.count()).where(OutboxMail.status == "sent"))
+                db.session.rollback()
+                if sent == 120:
+                    break
+                time.sleep(0.1)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=20)
+
+    recipients = [message["To"] for message in smtp.messages]
+    assert len(recipients) == 120
+    assert len(set(recipients)) == 120
+
+
+def test_only_one_approved_registration_per_kvk_on_postgres(pg_app):
+    from sqlalchemy.exc import IntegrityError
+
+    from mailer.models import Registration
+
+    def approved(name):
+        return Registration(company_name=name, kvk="12345678", sector="energie",
+                            contact_name="A", contact_email="a@example.nl", status="approved")
+
+    with pg_app.app_context():
+        db.session.add(approved("Eerste"))
+        db.session.commit()
+        db.session.add(approved("Tweede"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
