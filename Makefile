@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export MAILER_SITE_URL ?= http://$(HOST):$(PORT)
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: run test build preview lint bench clean
 

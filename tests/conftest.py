@@ -36,7 +36,8 @@ def migrated_database(path: Path) -> str:
 
 def build_site(dest: Path, database_uri: str) -> Path:
     """Build the MkDocs site into `dest`, with the counter read from `database_uri`."""
-    env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database_uri}
+    env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database_uri,
+           "MAILER_BUILD_CACHE_FILE": str(dest.parent / "last-build.json")}
     subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(dest)],
         cwd=ROOT, env=env, check=True,
