@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export MAILER_SITE_URL ?= http://$(HOST):$(PORT)
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test build preview lint bench clean
+.PHONY: run test build preview bench clean
 
 $(BIN)/mailer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
