@@ -1,0 +1,145 @@
+"""The built site in headless Chromium: axe-core finds nothing, and no request leaves the origin."""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from site_helpers import PAGES, SiteServer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WIDTHS = [390, 1280]
+SCHEMES = ["light", "dark"]
+LIVE_COUNT = 4242  # what the stand-in for the service answers on /api/adoptions/count
+
+
+def axe_source() -> str:
+    """The axe-core script shipped with axe-core-python."""
+    import axe_core_python
+
+    return (Path(axe_core_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless system Chromium for this module."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: install the Debian package chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(site_dir):
+    """The built site on a local static server that also answers the count API."""
+    with SiteServer(site_dir, api_count=LIVE_COUNT) as server:
+        yield server
+
+
+def open_page(browser, origin: str, path: str, width: int = 1280, scheme: str = "light", **ctx):
+    """Open `path` and return (page, requested URLs, console errors)."""
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, color_scheme=scheme, **ctx
+    )
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(origin + path, wait_until="networkidle")
+    return page, requests, errors
+
+
+def describe(violations: list[dict]) -> str:
+    """Axe violations as readable lines: rule, impact, help, and the offending elements."""
+    lines = []
+    for v in violations:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']}")
+        for node in v["nodes"][:5]:
+            summary = node.get("failureSummary", "").strip().replace("\n", " ")
+            lines.append(f"    {node['target']}: {summary}")
+    return "\n".join(lines)
+
+
+def run_axe(page) -> list[dict]:
+    """Inject axe-core and run it with its default rule set (best practices included)."""
+    page.add_script_tag(content=axe_source())
+    return page.evaluate("async () => (await axe.run(document)).violations")
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_passes_axe_and_stays_on_origin(browser, server, path, width, scheme):
+    """Zero axe violations, only same-origin requests and no console errors."""
+    page, requests, errors = open_page(browser, server.origin, path, width, scheme)
+    try:
+        violations = run_axe(page)
+        assert not violations, f"axe on {path} at {width}px ({scheme}):\n{describe(violations)}"
+        foreign = [
+            url for url in requests
+            if urlsplit(url).scheme not in ("data", "blob")
+            and f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" != server.origin
+        ]
+        assert not foreign, f"{path} requested other origins: {foreign}"
+        assert not errors, f"{path} logged console errors: {errors}"
+    finally:
+        page.context.close()
+
+
+def test_home_shows_baked_count_without_javascript(browser, server, site_dir):
+    """With JavaScript off, the home page still shows the number baked at build time."""
+    page, requests, _ = open_page(browser, server.origin, "/", java_script_enabled=False)
+    try:
+        counter = page.locator("[data-adoptions-count]").first
+        assert counter.is_visible()
+        assert counter.inner_text() == "25"
+        text = page.get_by_text("ondernemingen hebben dit sociaal incassobeleid al").first
+        assert text.is_visible()
+        assert not any(urlsplit(url).path == "/api/adoptions/count" for url in requests)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/deelnemers/", "/incassobeleid/"])
+def test_counter_refreshes_from_service(browser, server, path):
+    """With JavaScript on, every counter shows the live number from the count API."""
+    page, _, _ = open_page(browser, server.origin, path)
+    try:
+        counters = page.locator("[data-adoptions-count]")
+        assert counters.count() >= 1
+        for i in range(counters.count()):
+            assert counters.nth(i).inner_text() == str(LIVE_COUNT)
+    finally:
+        page.context.close()
+
+
+def test_counter_keeps_baked_number_when_service_is_down(browser, site_dir):
+    """A static host without the service: the baked number stays and nothing is logged."""
+    with SiteServer(site_dir) as plain:
+        page, _, errors = open_page(browser, plain.origin, "/")
+        try:
+            assert page.locator("[data-adoptions-count]").first.inner_text() == "25"
+        finally:
+            page.context.close()
+    # A 404 from the missing API shows as one network error line; scripts log nothing more.
+    assert all("404" in error for error in errors), errors

@@ -1,0 +1,291 @@
+"""The static site: strict build, navigation, internal links, the facts, and the baked counter."""
+
+import html
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+from conftest import build_site, migrated_database
+from site_helpers import PAGES, ROOT
+
+from mailer import create_app
+
+
+class LinkParser(HTMLParser):
+    """Collect every href/src, every id, and the text of one HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.text: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        """Record links and ids; skip the text of scripts and styles."""
+        attrs = dict(attrs)
+        for name in ("href", "src"):
+            if attrs.get(name):
+                self.links.append(attrs[name])
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        """Leave a script or style."""
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data):
+        """Keep visible text."""
+        if not self._skip:
+            self.text.append(data)
+
+
+def parse(path: Path) -> LinkParser:
+    """Parse one built HTML file."""
+    parser = LinkParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def page_file(site: Path, url: str) -> Path:
+    """The built file for a site URL like `/warm-doorverwijzen/`."""
+    return site / url.lstrip("/") / "index.html"
+
+
+def page_text(site: Path, url: str) -> str:
+    """The visible text of a built page, whitespace collapsed."""
+    return re.sub(r"\s+", " ", html.unescape("".join(parse(page_file(site, url)).text)))
+
+
+def baked_counts(site: Path, url: str) -> list[str]:
+    """The numbers in every `data-adoptions-count` element of a built page, from the raw HTML."""
+    raw = page_file(site, url).read_text(encoding="utf-8")
+    return re.findall(r"<[^>]*\bdata-adoptions-count\b[^>]*>\s*([^<]*?)\s*<", raw)
+
+
+def snapshot_of(database_uri: str) -> dict:
+    """What the build hook reads: the registry's snapshot from this database."""
+    from mailer.adoptions.registry import snapshot
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "test"})
+    with app.app_context():
+        return snapshot()
+
+
+def test_nav_lists_the_nine_pages():
+    """mkdocs.yml names each page of the product, and nothing else."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    files = [next(iter(item.values())) for item in config["nav"]]
+    assert files == list(PAGES.values())
+
+
+@pytest.mark.parametrize("url", list(PAGES))
+def test_every_nav_page_is_built_and_linked_from_the_navigation(site_dir, url):
+    """Each page exists, and the home page's navigation links to it."""
+    assert page_file(site_dir, url).is_file()
+    home_links = {urlsplit(link).path for link in parse(site_dir / "index.html").links}
+    relative = url.lstrip("/") or "."
+    assert relative in home_links or relative.rstrip("/") in home_links or url in home_links
+
+
+def test_internal_links_resolve(site_dir):
+    """Every internal href/src of every built page points at a built file (and anchor)."""
+    broken = []
+    pages = sorted(site_dir.rglob("*.html"))
+    ids = {path: parse(path).ids for path in pages}
+    for path in pages:
+        for link in parse(path).links:
+            parts = urlsplit(link)
+            if parts.scheme or parts.netloc or link.startswith(("mailto:", "tel:", "data:")):
+                continue
+            if parts.path.startswith("/"):  # the 404 page links from the site root
+                target = (site_dir / unquote(parts.path).lstrip("/")).resolve()
+            elif parts.path:
+                target = (path.parent / unquote(parts.path)).resolve()
+            else:
+                target = path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{path.relative_to(site_dir)}: {link}")
+            elif parts.fragment and target.suffix == ".html":
+                if target in ids and parts.fragment not in ids[target]:
+                    broken.append(f"{path.relative_to(site_dir)}: {link} (no such anchor)")
+    assert not broken, "\n".join(broken)
+
+
+def test_absolute_links_only_leave_as_plain_links(site_dir):
+    """No page loads anything from another origin: no external src, stylesheet or preconnect."""
+    offenders = []
+    for path in site_dir.rglob("*.html"):
+        raw = path.read_text(encoding="utf-8")
+        offenders += re.findall(r'\bsrc="(?:https?:)?//[^"]*"', raw)
+        offenders += re.findall(r'<link[^>]+href="(?:https?:)?//(?!127\.0\.0\.1:8000/)[^"]*"', raw)
+    for path in site_dir.rglob("*.css"):
+        offenders += re.findall(r"@import|url\((?:['\"])?(?:https?:)?//", path.read_text("utf-8"))
+    assert not offenders
+
+
+@pytest.mark.parametrize("url", list(PAGES))
+def test_every_page_has_language_title_and_description(site_dir, url):
+    """Dutch, a title and a meta description on each page (search engines and screen readers)."""
+    raw = page_file(site_dir, url).read_text(encoding="utf-8")
+    assert '<html lang="nl"' in raw
+    assert re.search(r"<title>[^<]+</title>", raw)
+    assert re.search(r'<meta name="description" content="[^"]{50,}">', raw)
+
+
+PRINCIPLES = [
+    ("Respect voor het individu", "eigen verhaal en achtergrond"),
+    ("Begrijp voordat je begrepen wordt", "Behandel de klant zoals je zelf behandeld wilt worden"),
+    ("Houd rekening met onmacht", "geen onwil is, maar onmacht"),
+    ("Informeer op individueel niveau", "twee keer worden uitgelegd"),
+    ("Zeg wat je doet en doe wat je zegt", "teleurstelling, ergernis of miscommunicatie"),
+    ("Voorkom problemen", "niet om te dreigen, maar om problemen te voorkomen"),
+    ("Bied een helpende hand", "sturen we hen door naar de juiste hulpverleners"),
+    ("Behandel iedereen eerlijk", "maar niet als de situaties verschillend zijn"),
+    ("Wees sociaal en rechtvaardig", "redelijk maar streng behandelen"),
+    ("Processen ondersteunen ons beleid", "past bij de inhoud van ons sociale incassobeleid"),
+]
+PULL_QUOTES = [
+    "Ga niet halen bij wie écht niet kan betalen",
+    "Beter voorkomen dan genezen",
+    "Elk individu is uniek",
+    "Schulden wil je niet, die krijg je",
+]
+STEPS = [
+    "U schort de incasso zo mogelijk 1 maand op",
+    "U deelt informatie met de financiële hulpverlener",
+    "De hulpverlener zoekt binnen 3 dagen contact met uw klant",
+    "De klant gaat met de hulpverlener in gesprek om zijn schulden op te lossen",
+    "De klant krijgt begeleiding van de hulpverlener om herhaling te voorkomen",
+    "U krijgt een goed betalende klant terug en u behoudt uw klant",
+]
+TESTIMONIALS = [
+    "Inge Hillekens, coördinator/kwaliteitsmedewerker schulddienstverlening, gemeente Weert",
+    "Dennie Carati, coördinator debiteurenbeheer, Waterleidingbedrijf Midden Limburg",
+    "Thijs Bierens, klantcontact en incassoprocessen, drinkwaterbedrijf Evides",
+]
+FACTS = (
+    [("/", "Maak onderscheid tussen notoire wanbetalers en mensen met probleemschulden")]
+    + [("/incassobeleid/", f"{n}. {title}") for n, (title, _) in enumerate(PRINCIPLES, 1)]
+    + [("/incassobeleid/", explanation) for _, explanation in PRINCIPLES]
+    + [("/incassobeleid/", quote) for quote in PULL_QUOTES]
+    + [("/incassobeleid/", "klanten met een achterstand wel betalen, maar niet verder in de")]
+    + [("/warm-doorverwijzen/", step) for step in STEPS]
+    + [("/warm-doorverwijzen/", person) for person in TESTIMONIALS]
+    + [
+        ("/warm-doorverwijzen/", "In Nederland hebben 1,2 miljoen mensen financiële zorgen"),
+        ("/warm-doorverwijzen/", "kost doorgaan met incasseren meer dan het oplevert"),
+        ("/warm-doorverwijzen/", "huidige systemen van vroegsignalering"),
+        ("/warm-doorverwijzen/", "Schuldenknooppunt"),
+        ("/warm-doorverwijzen/", "projectleider Klaas van der Vies van de NVVK"),
+        ("/warm-doorverwijzen/", "k.vandervies@nvvk.nl"),
+        ("/warm-doorverwijzen/", "06-13105941"),
+        ("/contact/", "Klaas van der Vies"),
+        ("/contact/", "k.vandervies@nvvk.nl"),
+        ("/contact/", "06-13105941"),
+        ("/privacy/", "na 48 uur"),
+        ("/privacy/", "maximaal 30 dagen"),
+        ("/privacy/", "HMAC"),
+        ("/toegankelijkheid/", "WCAG"),
+        ("/toegankelijkheid/", "23 november 2026"),
+    ]
+)
+
+
+@pytest.mark.parametrize(("url", "phrase"), FACTS)
+def test_fact_is_on_its_page(site_dir, url, phrase):
+    """Each fact from the client's documents is on the page where visitors look for it."""
+    assert phrase in page_text(site_dir, url)
+
+
+@pytest.mark.parametrize("url", ["/warm-doorverwijzen/", "/contact/"])
+def test_nvvk_contact_links_work(site_dir, url):
+    """The project leader's e-mail and phone are links that open mail and the dialler."""
+    links = parse(page_file(site_dir, url)).links
+    assert "mailto:k.vandervies@nvvk.nl" in links
+    assert "tel:+31613105941" in links
+
+
+@pytest.mark.parametrize("url", ["/tip-een-collega/", "/meedoen/"])
+def test_form_pages_hold_the_marker_on_its_own_line(site_dir, url):
+    """The service puts its form where the page holds `<!-- mailer:form -->`, once."""
+    lines = page_file(site_dir, url).read_text(encoding="utf-8").splitlines()
+    assert [line.strip() for line in lines].count("<!-- mailer:form -->") == 1
+
+
+def test_home_counter_is_the_number_the_build_read(site_dir):
+    """The home page's raw HTML holds the count the hook read from the registry (25 when fresh)."""
+    expected = snapshot_of(f"sqlite:///{site_dir.parent / 'build.sqlite'}")["count"]
+    assert expected == 25
+    assert baked_counts(site_dir, "/") == [str(expected)]
+    assert f"{expected} ondernemingen hebben dit sociaal incassobeleid al geïmplementeerd" in (
+        page_text(site_dir, "/")
+    )
+
+
+def test_adopters_page_without_adopters_says_so(site_dir):
+    """A fresh install has no public adopters yet: the page says so and shows the counter."""
+    assert baked_counts(site_dir, "/deelnemers/") == ["25"]
+    assert "Er staan nog geen ondernemingen op de openbare lijst" in page_text(
+        site_dir, "/deelnemers/"
+    )
+
+
+@pytest.fixture(scope="module")
+def site_with_adopters(tmp_path_factory):
+    """A site built from a registry with 130 earlier adopters and four registrations."""
+    from mailer.adoptions.registry import set_adopters_before_registry
+    from mailer.extensions import db
+    from mailer.models import Registration
+
+    base = tmp_path_factory.mktemp("adopters")
+    uri = migrated_database(base / "build.sqlite")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "test"})
+    decided = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).replace(tzinfo=None)
+    rows = [
+        ("Waterbedrijf Voorbeeld", "10000001", "Water", True, "approved"),
+        ("Energie Voorbeeld", "10000002", "Energie", True, "approved"),
+        ("Stille Woningcorporatie", "10000003", "Wonen", False, "approved"),
+        ("Nog Niet Bevestigd", "10000004", "Telecom", True, "unconfirmed"),
+    ]
+    with app.app_context():
+        set_adopters_before_registry(130)
+        for name, kvk, sector, listed, status in rows:
+            db.session.add(Registration(
+                company_name=name, kvk=kvk, sector=sector, website=f"https://{kvk}.example",
+                contact_name="Contact", contact_email=f"c{kvk}@example.org", adopted_policy=True,
+                list_publicly=listed, status=status, slug=name.lower().replace(" ", "-"),
+                decided_at=decided if status == "approved" else None,
+            ))
+        db.session.commit()
+    site = build_site(base / "site", uri)
+    return site, snapshot_of(uri)
+
+
+@pytest.mark.parametrize("url", ["/", "/deelnemers/", "/incassobeleid/"])
+def test_a_different_registry_bakes_a_different_count(site_with_adopters, url):
+    """130 earlier adopters plus 3 approved registrations: every counter says 133."""
+    site, snapshot = site_with_adopters
+    assert snapshot["count"] == 133
+    assert set(baked_counts(site, url)) == {"133"}
+
+
+def test_adopters_page_lists_only_approved_and_consenting(site_with_adopters):
+    """The public list shows approved adopters that agreed to be listed, with a sector filter."""
+    site, _ = site_with_adopters
+    text = page_text(site, "/deelnemers/")
+    raw = page_file(site, "/deelnemers/").read_text(encoding="utf-8")
+    assert "Waterbedrijf Voorbeeld" in text and "Energie Voorbeeld" in text
+    assert "Stille Woningcorporatie" not in text and "Nog Niet Bevestigd" not in text
+    assert 'id="waterbedrijf-voorbeeld"' in raw  # the badge links to this anchor
+    assert re.findall(r'<option value="([^"]*)">', raw) == ["", "Energie", "Water"]
+    assert "nog geen ondernemingen" not in text
