@@ -1,1 +1,10 @@
 """Join: company registration, review and the adoption counter."""
+
+# Defaults of this area's settings; `MAILER_*` variables and a test config override them.
+DEFAULTS = {
+    "JOIN_TOKEN_HOURS": 48,  # how long the confirmation link in the mail works
+    "JOIN_MIN_FILL_SECONDS": 3,  # a form sent back faster than this was filled in by a bot
+    "JOIN_LIMITS_PER_IP": [[5, 3600], [20, 86400]],  # [registrations, seconds] per client address
+    "JOIN_LIMITS_PER_ADDRESS": [[3, 86400]],  # confirmation mails to one contact address
+    "ADOPTIONS_COUNT_TTL": 5,  # seconds a web process reuses the count it read from the database
+}

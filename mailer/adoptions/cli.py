@@ -3,12 +3,97 @@
 import click
 from flask.cli import with_appcontext
 
-from .registry import adopters_before_registry, adoption_count, set_adopters_before_registry
+from . import registry
 
 
 @click.group()
 def adoptions():
     """Aanmeldingen en de teller van ondernemingen."""
+
+
+@adoptions.command("list")
+@click.option("--status", type=click.Choice(list(registry.STATUS_NAMES)),
+              help="Toon alleen aanmeldingen met deze status.")
+@with_appcontext
+def list_registrations(status: str | None):
+    """Toon de aanmeldingen: KvK, onderneming, status en datums."""
+    rows = registry.registrations(status)
+    if not rows:
+        click.echo("Geen aanmeldingen.")
+        return
+    header = ("id", "KvK", "onderneming", "sector", "status", "lijst", "aangemeld", "bevestigd",
+              "besloten")
+    table = [header] + [
+        (str(r.id), r.kvk, r.company_name[:40], r.sector, registry.STATUS_NAMES[r.status],
+         "ja" if r.list_publicly else "nee", _date(r.created_at), _date(r.confirmed_at),
+         _date(r.decided_at))
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+                   .rstrip())
+    counts = {name: sum(r.status == status for r in rows)
+              for status, name in registry.STATUS_NAMES.items()}
+    click.echo("\n" + ", ".join(f"{n} {name}" for name, n in counts.items() if n))
+
+
+@adoptions.command()
+@click.argument("kvk")
+@click.option("--id", "registration_id", type=int,
+              help="Welke aanmelding, als een KvK-nummer er meer dan één heeft.")
+@with_appcontext
+def approve(kvk: str, registration_id: int | None):
+    """Keur de bevestigde aanmelding van een KvK-nummer goed; de contactpersoon krijgt een mail."""
+    registration = _run(registry.approve, kvk, registration_id)
+    listed = "op de openbare lijst" if registration.list_publicly else "niet op de lijst"
+    click.echo(f"Goedgekeurd: {registration.company_name} (KvK {registration.kvk}); "
+               f"{listed}. Teller nu: {registry.adoption_count()['count']}. "
+               "De bevestiging staat in de outbox.")
+
+
+@adoptions.command()
+@click.argument("kvk")
+@click.option("--reason", required=True, help="De reden; de contactpersoon krijgt die per mail.")
+@click.option("--id", "registration_id", type=int,
+              help="Welke aanmelding, als een KvK-nummer er meer dan één heeft.")
+@with_appcontext
+def reject(kvk: str, reason: str, registration_id: int | None):
+    """Wijs de bevestigde aanmelding van een KvK-nummer af; de contactpersoon krijgt de reden."""
+    registration = _run(registry.reject, kvk, reason, registration_id)
+    click.echo(f"Afgewezen: {registration.company_name} (KvK {registration.kvk}). "
+               "De mail met de reden staat in de outbox.")
+
+
+@adoptions.command()
+@click.argument("kvk")
+@with_appcontext
+def unlist(kvk: str):
+    """Haal een onderneming van de openbare lijst; zij telt nog wel mee."""
+    registration = _run(registry.unlist, kvk)
+    click.echo(f"Van de lijst gehaald: {registration.company_name} (KvK {registration.kvk}). "
+               f"Telt nog mee; teller nu: {registry.adoption_count()['count']}.")
+
+
+@adoptions.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def import_csv(file):
+    """Neem ondernemingen uit een CSV-bestand op als goedgekeurd.
+
+    Kolommen: company_name, kvk, sector, en naar keuze website, list_publicly (ja/nee),
+    contact_name, contact_email. Sectoren: energie, water, telecom, wonen, verzekeraar,
+    incasso, overig.
+    """
+    results = _run(registry.import_adopters, file.read())
+    for line, _, message in results:
+        click.echo(f"regel {line}: {message}")
+    outcomes = [outcome for _, outcome, _ in results]
+    click.echo(f"{outcomes.count('added')} toegevoegd, {outcomes.count('duplicate')} al bekend, "
+               f"{outcomes.count('invalid')} met fouten. "
+               f"Teller nu: {registry.adoption_count()['count']}.")
+    if "invalid" in outcomes:
+        raise StaffError("Niet alle regels zijn opgenomen. Verbeter de regels met fouten.")
 
 
 @adoptions.command("before-registry")
@@ -17,6 +102,28 @@ def adoptions():
 def before_registry(number: int | None):
     """Toon of zet het aantal ondernemingen dat meedeed vóór het online register."""
     if number is not None:
-        set_adopters_before_registry(number)
-    click.echo(f"Vóór het register: {adopters_before_registry()}; "
-               f"teller nu: {adoption_count()['count']}")
+        registry.set_adopters_before_registry(number)
+    click.echo(f"Vóór het register: {registry.adopters_before_registry()}; "
+               f"teller nu: {registry.adoption_count()['count']}")
+
+
+class StaffError(click.ClickException):
+    """A Dutch error for staff; the command exits with status 1."""
+
+    def show(self, file=None):
+        """Print the message as `Fout: ...` on standard error."""
+        click.echo(f"Fout: {self.format_message()}", err=True)
+
+
+def _run(action, *args):
+    """Run a registry action; show its Dutch message and exit non-zero when it cannot be done."""
+    try:
+        return action(*args)
+    except registry.RegistryError as error:
+        raise StaffError(str(error)) from None
+
+
+def _date(moment) -> str:
+    """A date for the table, or a dash."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+

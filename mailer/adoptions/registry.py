@@ -1,13 +1,49 @@
-"""The adoption count and the public list, always derived from the records."""
+"""Registrations, their review, and the count and public list, always derived from the records.
+
+Every function that changes a registration commits its own transaction, with the mail it queues.
+"""
+
+import csv
+import io
+import time
+from datetime import timedelta
 
 from flask import current_app
+from markupsafe import escape
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..limits import hit_windows
 from ..models import Registration, Setting, utcnow
+from ..outbox import queue_mail
+from ..security import keyed_hash, new_token, token_hash
+from .forms import (
+    SECTORS,
+    check_email,
+    check_kvk,
+    check_plain_text,
+    check_sector,
+    check_website,
+    slugify,
+)
 
 BEFORE_REGISTRY = "adopters_before_registry"
+REGISTRATION_FIELDS = ("company_name", "kvk", "sector", "website", "contact_name", "contact_email",
+                       "adopted_policy", "warm_referral", "list_publicly")
+STATUS_NAMES = {
+    "unconfirmed": "onbevestigd",
+    "pending": "te beoordelen",
+    "approved": "goedgekeurd",
+    "rejected": "afgewezen",
+}
 
+
+class RegistryError(Exception):
+    """A review action that cannot be done; the message is Dutch and meant for staff."""
+
+
+# -- the count and the public list ---------------------------------------------------------------
 
 def adopters_before_registry() -> int:
     """How many companies adopted the policy before the online registry, as staff set it."""
@@ -24,7 +60,7 @@ def set_adopters_before_registry(number: int) -> None:
         db.session.add(Setting(key=BEFORE_REGISTRY, value=str(number)))
     else:
         setting.value = str(number)
-    db.session.commit()
+    _commit_change()
 
 
 def adoption_count() -> dict:
@@ -39,17 +75,34 @@ def adoption_count() -> dict:
     return {"count": approved + adopters_before_registry(), "updated": updated}
 
 
+def current_count() -> dict:
+    """`adoption_count()`, reused for `ADOPTIONS_COUNT_TTL` seconds by this process.
+
+    The API is asked far more often than the count changes; this keeps its cost the same at
+    100,000 adopters as at none. Changes made in this process show at once; changes made by
+    another process (the `mailer adoptions` command) within the TTL.
+    """
+    cache = current_app.extensions.setdefault("adoption_count", {})
+    now = time.monotonic()
+    if cache.get("until", 0) <= now:
+        cache["value"] = adoption_count()
+        cache["until"] = now + current_app.config["ADOPTIONS_COUNT_TTL"]
+        # Reading the count is the request's only query: end the read transaction now.
+        db.session.rollback()
+    return cache["value"]
+
+
 def public_adopters() -> list[dict]:
     """The approved adopters that agreed to be listed, newest first."""
     rows = db.session.scalars(
         select(Registration)
         .where(Registration.status == "approved", Registration.list_publicly.is_(True))
-        .order_by(Registration.decided_at.desc())
+        .order_by(Registration.decided_at.desc(), Registration.id.desc())
     )
     return [
         {
             "name": row.company_name,
-            "sector": row.sector,
+            "sector": SECTORS.get(row.sector, row.sector),
             "website": row.website,
             "slug": row.slug,
             "date": row.decided_at.date().isoformat() if row.decided_at else None,
@@ -63,6 +116,279 @@ def snapshot() -> dict:
     count = adoption_count()
     return {
         "count": count["count"],
-        "updated": count["updated"].isoformat(timespec="seconds") + "Z",
+        "updated": iso_time(count["updated"]),
         "adopters": public_adopters(),
     }
+
+
+def listed_adopter(slug: str) -> Registration | None:
+    """The approved, listed adopter with this slug, for its badge."""
+    return db.session.scalar(
+        select(Registration).where(Registration.slug == slug, Registration.status == "approved",
+                                   Registration.list_publicly.is_(True))
+    )
+
+
+def badge_alt(name: str) -> str:
+    """The text a badge stands for, for its alt text and its SVG title."""
+    return f"{name} heeft het sociaal incassobeleid van de Schuldeiserscoalitie ingevoerd"
+
+
+def badge_snippet(name: str, list_url: str, badge_url: str) -> str:
+    """The HTML an adopter puts on its own site: the badge, linked to its entry on the list."""
+    return (f'<a href="{escape(list_url)}"><img src="{escape(badge_url)}" '
+            f'alt="{escape(badge_alt(name))}"></a>')
+
+
+def iso_time(moment) -> str:
+    """A naive UTC time as ISO 8601 with a Z, e.g. 2026-11-23T14:05:00Z."""
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+# -- registering and confirming ------------------------------------------------------------------
+
+def register(data: dict, client_key: str) -> bool:
+    """Store a registration as unconfirmed and queue its confirmation mail.
+
+    Returns False when this client registered too often (the caller answers "try later").
+    Whether the KvK number is already known changes nothing here: the same answer and the
+    same mail, so the form never tells a stranger which companies registered. Review keeps
+    a company from counting twice.
+    """
+    config = current_app.config
+    if not hit_windows("join-ip:" + client_key, _windows(config["JOIN_LIMITS_PER_IP"])):
+        db.session.rollback()
+        return False
+    address_key = "join-to:" + keyed_hash(data["contact_email"], "join-address")
+    if not hit_windows(address_key, _windows(config["JOIN_LIMITS_PER_ADDRESS"])):
+        # Mail-bombing one address through this form: look like success, send nothing more.
+        db.session.commit()
+        return True
+    token, hashed = new_token()
+    registration = Registration(
+        **{key: data[key] for key in REGISTRATION_FIELDS},
+        token_hash=hashed,
+        token_expires_at=utcnow() + timedelta(hours=config["JOIN_TOKEN_HOURS"]),
+    )
+    db.session.add(registration)
+    site = config["SITE_URL"]
+    queue_mail("adoption_confirmation", registration.contact_email,
+               "Bevestig de aanmelding van uw onderneming", "adoption_confirmation",
+               registration=registration, confirm_url=f"{site}/meedoen/bevestigen/{token}",
+               hours=config["JOIN_TOKEN_HOURS"], sector=SECTORS[registration.sector])
+    db.session.commit()
+    return True
+
+
+def confirmation_state(token: str) -> str:
+    """`valid`, `expired` or `unknown` (never issued, or used already) for a confirmation token."""
+    registration = _by_token(token)
+    if registration is None:
+        return "unknown"
+    return "valid" if registration.token_expires_at > utcnow() else "expired"
+
+
+def confirm(token: str) -> str:
+    """Confirm the registration of a valid token: it then waits for review; returns the state."""
+    state = confirmation_state(token)
+    if state == "valid":
+        registration = _by_token(token)
+        registration.status = "pending"
+        registration.confirmed_at = utcnow()
+        # Single use: with the hash gone the link no longer matches anything.
+        registration.token_hash = registration.token_expires_at = None
+        db.session.commit()
+    return state
+
+
+def _by_token(token: str) -> Registration | None:
+    """The unconfirmed registration a token belongs to."""
+    if not 20 <= len(token) <= 100:
+        return None
+    return db.session.scalar(
+        select(Registration).where(Registration.token_hash == token_hash(token),
+                                   Registration.status == "unconfirmed")
+    )
+
+
+def _windows(pairs) -> list[tuple[int, timedelta]]:
+    """[[count, seconds], ...] from the configuration as rate-limit windows."""
+    return [(int(limit), timedelta(seconds=int(seconds))) for limit, seconds in pairs]
+
+
+# -- review by staff -----------------------------------------------------------------------------
+
+def registrations(status: str | None = None) -> list[Registration]:
+    """All registrations, or those with one status, oldest first."""
+    query = select(Registration).order_by(Registration.created_at, Registration.id)
+    if status:
+        query = query.where(Registration.status == status)
+    return list(db.session.scalars(query))
+
+
+def approve(kvk: str, registration_id: int | None = None) -> Registration:
+    """Approve the confirmed registration of a KvK number and mail the contact its badge."""
+    kvk = _staff_kvk(kvk)
+    approved = _approved(kvk)
+    if approved is not None:
+        raise RegistryError(
+            f"KvK {kvk} is al goedgekeurd ({approved.company_name}, id {approved.id}). "
+            "Een onderneming telt maar één keer mee. Wijs deze aanmelding af."
+        )
+    registration = _pending(kvk, registration_id, "goedkeuren")
+    registration.status = "approved"
+    registration.decided_at = utcnow()
+    registration.slug = _free_slug(registration.company_name, kvk)
+    site = current_app.config["SITE_URL"]
+    list_url = f"{site}/deelnemers/#{registration.slug}"
+    badge_url = f"{site}/deelnemers/{registration.slug}/badge.svg"
+    queue_mail("adoption_approved", registration.contact_email,
+               "Uw onderneming telt mee: aanmelding goedgekeurd", "adoption_approved",
+               registration=registration, list_url=list_url, badge_url=badge_url,
+               badge_alt=badge_alt(registration.company_name),
+               snippet=badge_snippet(registration.company_name, list_url, badge_url))
+    try:
+        _commit_change()
+    except IntegrityError:  # approved at the same moment by someone else: the index held
+        db.session.rollback()
+        raise RegistryError(f"KvK {kvk} is net al goedgekeurd. Er is niets veranderd.") from None
+    return registration
+
+
+def reject(kvk: str, reason: str, registration_id: int | None = None) -> Registration:
+    """Reject a confirmed registration and mail the contact the reason."""
+    kvk = _staff_kvk(kvk)
+    reason = reason.strip()
+    if not reason:
+        raise RegistryError("Geef een reden op met --reason. De contactpersoon krijgt die te zien.")
+    registration = _pending(kvk, registration_id, "afwijzen")
+    registration.status = "rejected"
+    registration.decided_at = utcnow()
+    registration.reject_reason = reason
+    queue_mail("adoption_rejected", registration.contact_email,
+               "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
+               registration=registration, reason=reason)
+    db.session.commit()
+    return registration
+
+
+def unlist(kvk: str) -> Registration:
+    """Take an approved adopter off the public list; it still counts."""
+    kvk = _staff_kvk(kvk)
+    registration = _approved(kvk)
+    if registration is None:
+        raise RegistryError(f"Er is geen goedgekeurde onderneming met KvK {kvk}.")
+    registration.list_publicly = False
+    _commit_change()
+    return registration
+
+
+def import_adopters(text: str) -> list[tuple[int, str, str]]:
+    """Record adopters from a CSV text as approved; per row (line, outcome, Dutch message).
+
+    The outcome is `added`, `duplicate` or `invalid`.
+
+    Columns: company_name, kvk, sector, and optionally website, list_publicly (ja/nee),
+    contact_name, contact_email. A KvK number that is already approved is skipped.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = {"company_name", "kvk", "sector"} - set(reader.fieldnames or [])
+    if missing:
+        raise RegistryError("Kolommen ontbreken in de eerste regel: " + ", ".join(sorted(missing)))
+    results = []
+    seen = set()
+    for row in reader:
+        line = reader.line_num
+        try:
+            registration = _imported(row)
+        except ValueError as error:
+            results.append((line, "invalid", f"fout, overgeslagen: {error}"))
+            continue
+        if registration.kvk in seen or _approved(registration.kvk) is not None:
+            results.append((line, "duplicate",
+                            f"overgeslagen: KvK {registration.kvk} telt al mee"))
+            continue
+        seen.add(registration.kvk)
+        registration.slug = _free_slug(registration.company_name, registration.kvk)
+        db.session.add(registration)
+        db.session.flush()
+        results.append((line, "added", f"toegevoegd: {registration.company_name} "
+                                       f"(KvK {registration.kvk})"))
+    _commit_change()
+    return results
+
+
+def _imported(row: dict) -> Registration:
+    """A registration from one CSV row, approved now; ValueError with a Dutch message if wrong."""
+    value = {key: (row.get(key) or "").strip() for key in row if key}
+    name = check_plain_text(value.get("company_name", ""))
+    if not name or len(name) > 200:
+        raise ValueError("de naam van de onderneming ontbreekt of is te lang")
+    listed = value.get("list_publicly", "").lower()
+    if listed not in ("", "ja", "nee", "1", "0", "true", "false", "yes", "no"):
+        raise ValueError(f"list_publicly moet ja of nee zijn, niet {listed!r}")
+    now = utcnow()
+    email = value.get("contact_email", "")
+    if email:
+        email = check_email(email)
+    return Registration(
+        company_name=name,
+        kvk=check_kvk(value.get("kvk", "")),
+        sector=check_sector(value.get("sector", "")),
+        website=check_website(value.get("website", "")),
+        contact_name=check_plain_text(value.get("contact_name", ""))[:100],
+        contact_email=email,
+        adopted_policy=True,
+        list_publicly=listed in ("ja", "1", "true", "yes"),
+        status="approved",
+        created_at=now,
+        decided_at=now,
+    )
+
+
+def _staff_kvk(kvk: str) -> str:
+    """The KvK number staff typed, checked."""
+    try:
+        return check_kvk(kvk)
+    except ValueError as error:
+        raise RegistryError(str(error)) from None
+
+
+def _approved(kvk: str) -> Registration | None:
+    """The approved registration of a KvK number, if any (there is at most one)."""
+    return db.session.scalar(
+        select(Registration).where(Registration.kvk == kvk, Registration.status == "approved")
+    )
+
+
+def _pending(kvk: str, registration_id: int | None, action: str) -> Registration:
+    """The one confirmed registration of a KvK number that waits for review."""
+    rows = [r for r in registrations("pending") if r.kvk == kvk]
+    if registration_id is not None:
+        rows = [r for r in rows if r.id == registration_id]
+    if len(rows) == 1:
+        return rows[0]
+    if len(rows) > 1:
+        ids = ", ".join(str(r.id) for r in rows)
+        raise RegistryError(f"KvK {kvk} heeft meer dan één aanmelding die wacht (id {ids}). "
+                            f"Kies er één met --id om te {action}.")
+    unconfirmed = [r for r in registrations("unconfirmed") if r.kvk == kvk]
+    if unconfirmed:
+        raise RegistryError(f"De aanmelding van KvK {kvk} is nog niet bevestigd via de e-mail. "
+                            "Wacht tot de contactpersoon op de link heeft geklikt.")
+    raise RegistryError(f"Er is geen aanmelding van KvK {kvk} die wacht op beoordeling.")
+
+
+def _free_slug(name: str, kvk: str) -> str:
+    """A slug for the public list that no other registration has."""
+    base = slugify(name)
+    for candidate in (base, f"{base}-{kvk}"):
+        if db.session.scalar(select(Registration.id).where(Registration.slug == candidate)) is None:
+            return candidate
+    return f"{base}-{kvk}-{utcnow():%Y%m%d%H%M%S}"
+
+
+def _commit_change() -> None:
+    """Commit a change to the count or list, and let this process read the new count at once."""
+    db.session.commit()
+    current_app.extensions.pop("adoption_count", None)

@@ -1,5 +1,174 @@
-"""Pages of the Join flow: /meedoen/."""
+"""Pages of the Join flow: /meedoen/, its confirmation link, and the adopters' badges."""
 
-from flask import Blueprint
+import time
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
+from itsdangerous import BadData, URLSafeSerializer
+
+from ..limits import client_ip_key
+from ..site import render_page
+from . import DEFAULTS, registry
+from .forms import RegistrationForm
 
 bp = Blueprint("adoptions", __name__)
+
+
+@bp.record_once
+def _set_defaults(state):
+    """Give this area's settings their defaults, below what the environment or a test set."""
+    for key, value in DEFAULTS.items():
+        state.app.config.setdefault(key, value)
+
+
+class ConfirmForm(FlaskForm):
+    """The button that confirms a registration: only a POST with a CSRF token confirms."""
+
+
+@bp.get("/meedoen/")
+def register_form():
+    """The registration form."""
+    form = RegistrationForm()
+    form.started.data = _stamp()
+    return _form_page(form)
+
+
+@bp.post("/meedoen/")
+def register():
+    """Store a registration and mail the confirmation link; the same answer for every company."""
+    form = RegistrationForm()
+    if form.is_bot:
+        # Only a bot fills a field people cannot see: it gets the usual answer and no mail.
+        return redirect(url_for(".sent"), 303)
+    valid = form.validate()
+    elapsed = _seconds_since(form.started.data)
+    if elapsed is None:
+        form.started.data = _stamp()
+        form.form_errors.append("Het formulier was niet compleet. Controleer de gegevens en "
+                                "verstuur het opnieuw.")
+        valid = False
+    elif elapsed < current_app.config["JOIN_MIN_FILL_SECONDS"]:
+        form.form_errors.append("Dat ging erg snel. Controleer de gegevens en verstuur het "
+                                "formulier opnieuw.")
+        valid = False
+    if not valid:
+        return _form_page(form, status=400)
+    fields = {name: form[name].data for name in registry.REGISTRATION_FIELDS}
+    if not registry.register(fields, client_ip_key(request)):
+        body = render_template("adoptions/too_many.html")
+        html, status = render_page("meedoen/", body, title="Probeer het later opnieuw",
+                                   status=429, replace=True)
+        return html, status, {"Retry-After": "3600"}
+    return redirect(url_for(".sent"), 303)
+
+
+@bp.errorhandler(CSRFError)
+def expired_form(error):
+    """A form sent without a valid CSRF token: show it again with a fresh one and say why."""
+    if request.endpoint == "adoptions.register":
+        form = RegistrationForm()
+        form.validate()
+        form.csrf_token.errors = []
+        form.form_errors.append("Het formulier was verlopen. Controleer de gegevens en verstuur "
+                                "het opnieuw.")
+        return _form_page(form, status=400)
+    body = render_template("adoptions/expired_form.html")
+    return render_page("meedoen/", body, title="Probeer het opnieuw", status=400, replace=True)
+
+
+@bp.get("/meedoen/verstuurd/")
+def sent():
+    """Ask the visitor to open the confirmation mail."""
+    body = render_template("adoptions/sent.html")
+    return render_page("meedoen/", body, title="Controleer uw e-mail", replace=True)
+
+
+@bp.get("/meedoen/bevestigen/<token>")
+def confirm_form(token: str):
+    """Show a button that confirms; opening the link alone (a mail scanner does) changes nothing."""
+    state = registry.confirmation_state(token)
+    if state != "valid":
+        return _token_problem(state)
+    body = render_template("adoptions/confirm_form.html", form=ConfirmForm())
+    return _private(render_page("meedoen/", body, title="Bevestig uw aanmelding", replace=True))
+
+
+@bp.post("/meedoen/bevestigen/<token>")
+def confirm(token: str):
+    """Confirm the registration: it now waits for review by the coalition."""
+    state = registry.confirm(token)
+    if state != "valid":
+        return _token_problem(state)
+    return redirect(url_for(".confirmed"), 303)
+
+
+@bp.get("/meedoen/bevestigd/")
+def confirmed():
+    """Thank the visitor: the registration is confirmed and waits for review."""
+    body = render_template("adoptions/confirmed.html")
+    return render_page("meedoen/", body, title="Aanmelding bevestigd", replace=True)
+
+
+@bp.get("/deelnemers/<slug>/badge.svg")
+def badge(slug: str):
+    """An embeddable badge for a listed adopter, linking back to its entry on the list."""
+    adopter = registry.listed_adopter(slug)
+    if adopter is None:
+        abort(404)
+    name = adopter.company_name
+    shown = name if len(name) <= 60 else name[:59].rstrip() + "…"
+    svg = render_template("adoptions/badge.svg", title=registry.badge_alt(name), shown=shown,
+                          width=_badge_width(shown))
+    response = current_app.response_class(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    # Other sites embed it; the site's own CSP header must not stop them showing it.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+def _form_page(form: RegistrationForm, status: int = 200):
+    """The registration page with the form, titled "Fout: ..." when it has errors."""
+    body = render_template("adoptions/register_form.html", form=form)
+    title = "Fout: controleer het formulier" if form.errors else None
+    return render_page("meedoen/", body, title=title, status=status)
+
+
+def _token_problem(state: str):
+    """A used, unknown or expired confirmation link: nothing happened, and what to do now."""
+    body = render_template("adoptions/token_problem.html", expired=state == "expired")
+    status = 410 if state == "expired" else 404
+    title = "Link verlopen" if state == "expired" else "Link werkt niet"
+    return _private(render_page("meedoen/", body, title=title, status=status, replace=True))
+
+
+def _private(page):
+    """Keep a page with a token in its address out of every cache."""
+    html, status = page
+    response = current_app.make_response((html, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _serializer() -> URLSafeSerializer:
+    """Signs the time the form was shown, so a bot cannot pretend it took its time."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="join-form-started")
+
+
+def _stamp() -> str:
+    """The signed current time, for the form's hidden `started` field."""
+    return _serializer().dumps(int(time.time()))
+
+
+def _seconds_since(stamp: str | None) -> float | None:
+    """Seconds since the form was shown, or None when the stamp is missing or forged."""
+    try:
+        return time.time() - float(_serializer().loads(stamp or ""))
+    except (BadData, TypeError, ValueError):
+        return None
+
+
+def _badge_width(name: str) -> int:
+    """A badge wide enough for the name in bold 13px sans-serif (about 7.6 px a character)."""
+    return max(280, 24 + int(len(name) * 7.6))

@@ -1,0 +1,201 @@
+"""The registration form, and the checks it shares with the staff CSV import."""
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    URLField,
+)
+from wtforms.validators import DataRequired, Length, ValidationError
+
+# The creditor types of the coalition (PRODUCT.md): code stored in the database, Dutch label shown.
+SECTORS = {
+    "energie": "Energie",
+    "water": "Water",
+    "telecom": "Telecom",
+    "wonen": "Wonen en woningcorporaties",
+    "verzekeraar": "Verzekeringen",
+    "incasso": "Incassobureaus en gerechtsdeurwaarders",
+    "overig": "Overig",
+}
+
+CONTROL_MESSAGE = "Gebruik geen regeleinde (Enter), tab of onzichtbaar teken."
+MARKUP = re.compile(r"<\s*/?\s*[a-z!]|javascript:", re.I)
+KVK = re.compile(r"[0-9]{8}")
+HOSTNAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
+
+
+def has_control_characters(value: str) -> bool:
+    """True for line breaks, NUL, tabs and invisible format characters (such as bidi overrides).
+
+    None of them belongs in a one-line field, and CR/LF could end up in a mail header.
+    """
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value)
+
+
+def check_plain_text(value: str) -> str:
+    """Refuse line breaks, control characters and HTML in a one-line field; tidy its spaces."""
+    if has_control_characters(value):
+        raise ValueError(CONTROL_MESSAGE)
+    if MARKUP.search(value):
+        raise ValueError("Gebruik geen HTML of code, zoals <script> of javascript:.")
+    return " ".join(value.split())
+
+
+def check_kvk(value: str) -> str:
+    """A KvK number: exactly 8 digits, spaces allowed between them."""
+    value = check_plain_text(value).replace(" ", "")
+    if not KVK.fullmatch(value):
+        raise ValueError("Een KvK-nummer heeft precies 8 cijfers, bijvoorbeeld 12345678.")
+    return value
+
+
+def check_website(value: str) -> str | None:
+    """An optional web address of http or https only; `www.example.nl` gets `https://`."""
+    if has_control_characters(value):
+        raise ValueError(CONTROL_MESSAGE)
+    value = value.strip()
+    if not value:
+        return None
+    if "://" not in value and ":" not in value.split("/")[0]:
+        value = "https://" + value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("Het webadres moet beginnen met http:// of https://.")
+    check_plain_text(value)
+    if (" " in value or parts.username or parts.password
+            or not HOSTNAME.fullmatch(parts.hostname or "")):
+        raise ValueError("Vul een geldig webadres in, bijvoorbeeld https://www.voorbeeld.nl.")
+    if len(value) > 200:
+        raise ValueError("Het webadres mag niet langer zijn dan 200 tekens.")
+    return value
+
+
+def check_email(value: str) -> str:
+    """One bare email address (no name, no second address), normalised."""
+    if has_control_characters(value):
+        raise ValueError(CONTROL_MESSAGE)
+    value = value.strip()
+    # A name before the address, a second address or a quoted part: never one bare address.
+    if any(sign in value for sign in '<>,; "()[]\\'):
+        raise ValueError("Vul één e-mailadres in, zonder naam ervoor en zonder spaties.")
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        message = "Vul een geldig e-mailadres in, bijvoorbeeld naam@onderneming.nl."
+        raise ValueError(message) from None
+
+
+def check_sector(value: str) -> str:
+    """A sector code, given as code or Dutch label in any case."""
+    wanted = value.strip().lower()
+    for code, label in SECTORS.items():
+        if wanted in (code, label.lower()):
+            return code
+    raise ValueError("Kies een sector uit de lijst: " + ", ".join(SECTORS) + ".")
+
+
+def slugify(name: str) -> str:
+    """A URL part from a company name: `Woonstichting 't Gooi` becomes `woonstichting-t-gooi`."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:200] or "onderneming"
+
+
+class RegistrationForm(FlaskForm):
+    """A company registers that it adopted the social collection policy."""
+
+    class Meta:
+        locales = ["nl"]
+
+    company_name = StringField(
+        "Naam van de onderneming",
+        validators=[DataRequired("Vul de naam van uw onderneming in."),
+                    Length(max=200, message="De naam mag niet langer zijn dan 200 tekens.")],
+        render_kw={"autocomplete": "organization"},
+    )
+    kvk = StringField(
+        "KvK-nummer",
+        validators=[DataRequired("Vul het KvK-nummer van uw onderneming in.")],
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"},
+    )
+    sector = SelectField(
+        "Sector",
+        choices=[SelectChoice("", "Kies een sector")]
+        + [SelectChoice(code, label) for code, label in SECTORS.items()],
+        validators=[DataRequired("Kies de sector van uw onderneming.")],
+        validate_choice=False,  # validate_sector gives a clearer message than WTForms' own
+    )
+    website = URLField(
+        "Website (niet verplicht)",
+        render_kw={"autocomplete": "url", "spellcheck": "false"},
+    )
+    contact_name = StringField(
+        "Naam van de contactpersoon",
+        validators=[DataRequired("Vul de naam van de contactpersoon in."),
+                    Length(max=100, message="De naam mag niet langer zijn dan 100 tekens.")],
+        render_kw={"autocomplete": "name"},
+    )
+    contact_email = EmailField(
+        "E-mailadres van de contactpersoon",
+        validators=[DataRequired("Vul het e-mailadres van de contactpersoon in."),
+                    Length(max=254, message="Het e-mailadres is te lang.")],
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
+    )
+    adopted_policy = BooleanField(
+        "Onze onderneming heeft het sociaal incassobeleid ingevoerd.",
+        validators=[DataRequired(
+            "Vink aan dat uw onderneming het sociaal incassobeleid heeft ingevoerd. "
+            "Alleen dan kunt u zich aanmelden."
+        )],
+    )
+    warm_referral = BooleanField("Wij doen mee aan Warm doorverwijzen.")
+    list_publicly = BooleanField("Onze onderneming mag op de openbare lijst van deelnemers staan.")
+    # Bot traps without a third party: a field people never see, and the time the form was shown.
+    fax = StringField("Laat dit veld leeg", render_kw={"tabindex": "-1", "autocomplete": "off"})
+    started = HiddenField()
+
+    def _clean(self, field, check) -> None:
+        """Run a shared check and keep its cleaned value, or show its message."""
+        try:
+            field.data = check(field.data or "")
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    def validate_company_name(self, field):
+        """No line breaks or code in the name."""
+        self._clean(field, check_plain_text)
+
+    def validate_kvk(self, field):
+        """Exactly 8 digits."""
+        self._clean(field, check_kvk)
+
+    def validate_sector(self, field):
+        """One of the fixed sectors."""
+        if field.data not in SECTORS:
+            raise ValidationError("Kies een sector uit de lijst.")
+
+    def validate_website(self, field):
+        """Optional, http(s) only."""
+        self._clean(field, check_website)
+
+    def validate_contact_name(self, field):
+        """No line breaks or code in the name."""
+        self._clean(field, check_plain_text)
+
+    def validate_contact_email(self, field):
+        """One bare address."""
+        self._clean(field, check_email)
+
+    @property
+    def is_bot(self) -> bool:
+        """True when the honeypot field was filled in."""
+        return bool(self.fax.data)
