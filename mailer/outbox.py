@@ -11,6 +11,7 @@ import smtplib
 import socket
 import time
 from datetime import timedelta
+from email import policy
 from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -63,9 +64,24 @@ def queue_mail(kind: str, to: str, subject: str, template: str,
     return row
 
 
+class OutboxMessage(Message):
+    """Flask-Mail's message, with long headers folded as RFC 5322 allows instead of encoded."""
+
+    def _message(self):
+        """The MIME message, generated with a line limit of 998 instead of 78."""
+        msg = super()._message()
+        # At 78 the policy turns a long List-Unsubscribe URL into encoded words, which mail
+        # clients do not read as a URL; 998 is the real limit of a header line.
+        msg.policy = policy.SMTP.clone(max_line_length=998)
+        if isinstance(self.sender, str) and self.sender.isascii():
+            # Flask-Mail encodes even a plain ASCII name; the configured sender needs none of it.
+            msg.replace_header("From", self.sender)
+        return msg
+
+
 def build_message(row: OutboxMail) -> Message:
     """The Flask-Mail message for an outbox row."""
-    message = Message(
+    message = OutboxMessage(
         subject=row.subject,
         recipients=[row.recipient],
         body=row.text_body,

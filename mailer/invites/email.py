@@ -1,0 +1,146 @@
+"""The invitation email: what it says, the signed values between preview and send, opting out."""
+
+import secrets
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app
+from itsdangerous import BadSignature, Signer, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from ..extensions import db
+from ..limits import hit, hit_windows
+from ..models import OptOut
+from ..outbox import queue_mail, render_mail
+from ..security import keyed_hash
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+def sign_started() -> str:
+    """A signed stamp of the moment the form was shown, for the minimum fill time."""
+    return _started_serializer().dumps(time.time())
+
+
+def seconds_since_start(stamp: str | None) -> float | None:
+    """Seconds since the stamp was made, or None if it is missing or forged."""
+    try:
+        started = _started_serializer().loads(stamp or "")
+    except BadSignature:
+        return None
+    return time.time() - started if isinstance(started, int | float) else None
+
+
+def _started_serializer() -> URLSafeSerializer:
+    """The serializer for the form's start stamp."""
+    return URLSafeSerializer(current_app.secret_key, salt="invite-started")
+
+
+def sign_pending(pending: dict, started: str | None) -> str:
+    """Sign the checked values for the preview's hidden field; a nonce makes each one unique."""
+    payload = {**pending, "started": started, "nonce": secrets.token_urlsafe(16)}
+    return _pending_serializer().dumps(payload)
+
+
+def load_pending(value: str | None) -> dict | None:
+    """The values signed by `sign_pending`, or None when forged or too old."""
+    try:
+        return _pending_serializer().loads(
+            value or "", max_age=current_app.config["INVITE_PREVIEW_MAX_AGE"]
+        )
+    except BadSignature:  # includes SignatureExpired
+        return None
+
+
+def _pending_serializer() -> URLSafeTimedSerializer:
+    """The serializer for the preview's values."""
+    return URLSafeTimedSerializer(current_app.secret_key, salt="invite-preview")
+
+
+def opt_out_token(address: str) -> str:
+    """The opt-out link's token: the address's keyed hash, signed, so no address is in the URL."""
+    return _opt_out_signer().sign(keyed_hash(address)).decode()
+
+
+def opted_out_hash(token: str) -> str | None:
+    """The keyed hash inside an opt-out token, or None if the token was not made by us."""
+    try:
+        return _opt_out_signer().unsign(token).decode()
+    except BadSignature:
+        return None
+
+
+def _opt_out_signer() -> Signer:
+    """The signer for opt-out tokens."""
+    return Signer(current_app.secret_key, salt="invite-opt-out")
+
+
+def opt_out(address_hash: str) -> None:
+    """Record that an address wants no more tips; recording it twice changes nothing."""
+    if db.session.get(OptOut, address_hash) is None:
+        db.session.add(OptOut(address_hash=address_hash))
+
+
+def invitation(pending: dict, address: str) -> dict:
+    """Everything about the mail to one colleague: sender, recipient, subject, headers, context."""
+    site_url = current_app.config["SITE_URL"]
+    opt_out_url = f"{site_url}/tip-een-collega/afmelden/{opt_out_token(address)}"
+    name = f"{pending['voornaam']} {pending['achternaam']}"
+    return {
+        "sender": current_app.config["MAIL_DEFAULT_SENDER"],
+        "to": address,
+        "subject": f"Tip van {name}: sociaal incassobeleid",
+        "headers": {
+            "List-Unsubscribe": f"<{opt_out_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        "context": {
+            "voornaam": pending["voornaam"],
+            "achternaam": pending["achternaam"],
+            "site_url": site_url,
+            "site_host": urlsplit(site_url).netloc,
+            "opt_out_url": opt_out_url,
+        },
+    }
+
+
+def preview(pending: dict) -> list[dict]:
+    """Each colleague's mail as it will be sent: sender, recipient, subject and the text part."""
+    mails = []
+    for address in pending["to"]:
+        mail = invitation(pending, address)
+        mail["text"], _ = render_mail("invitation", **mail["context"])
+        mails.append(mail)
+    return mails
+
+
+def queue_invitations(pending: dict, client_key: str) -> bool:
+    """Queue the previewed mails in the caller's transaction; False when the sender must wait.
+
+    Opted-out colleagues, a colleague tipped in the last 30 days and a preview sent twice are
+    skipped without a word: telling the sender would reveal something about the colleague.
+    """
+    config = current_app.config
+    if not hit(f"invite-once:{pending['nonce']}", 1, DAY):
+        return True
+    if not hit_windows(f"invite-ip:{client_key}", [(config["INVITE_LIMIT_IP_HOUR"], HOUR),
+                                                   (config["INVITE_LIMIT_IP_DAY"], DAY)]):
+        return False
+    hashes = {address: keyed_hash(address) for address in pending["to"]}
+    opted_out = set(db.session.scalars(
+        select(OptOut.address_hash).where(OptOut.address_hash.in_(hashes.values()))
+    ))
+    repeat = timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"])
+    for address, address_hash in hashes.items():
+        if address_hash in opted_out or not hit(f"invite-to:{address_hash}", 1, repeat):
+            continue
+        domain = keyed_hash(address.rpartition("@")[2], "domain")
+        if not (hit(f"invite-domain:{domain}", config["INVITE_LIMIT_DOMAIN_DAY"], DAY)
+                and hit("invite-total", config["INVITE_LIMIT_TOTAL_DAY"], DAY)):
+            return False
+        mail = invitation(pending, address)
+        queue_mail("invitation", address, mail["subject"], "invitation",
+                   headers=mail["headers"], **mail["context"])
+    return True
