@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from flask_mail import Connection, Mail, Message
 from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from .extensions import db
+from .limits import prune
 from .models import OutboxMail, utcnow
 from .security import keyed_hash, mask_address
 
@@ -115,6 +117,7 @@ def send_due_mail(now=None) -> dict[str, int]:
                     if isinstance(error.__cause__, (OSError, smtplib.SMTPServerDisconnected)):
                         # The connection is gone: hand the rest of the batch back untouched.
                         _release(ids[index + 1 :], row.next_attempt_at)
+                        db.session.commit()
                         break
                 except PermanentFailure as error:
                     _finish(row, "failed", str(error))
@@ -134,8 +137,12 @@ def send_due_mail(now=None) -> dict[str, int]:
 
 
 def run_worker(poll_seconds: float = 2.0, stop=lambda: False) -> None:
-    """Send due mail until `stop()` is true, sleeping between empty rounds."""
+    """Send due mail until `stop()` is true, sleeping between empty rounds; prune hourly."""
+    pruned_at = None
     while not stop():
+        if pruned_at is None or time.monotonic() - pruned_at > 3600:
+            prune()
+            pruned_at = time.monotonic()
         counts = send_due_mail()
         if any(counts.values()):
             log.info("Outbox: %(sent)d verstuurd, %(retried)d later opnieuw, %(failed)d mislukt",
@@ -203,9 +210,15 @@ def _finish(row: OutboxMail, status: str, error: str | None = None) -> None:
 
 def _flush_erased_pages() -> None:
     """On SQLite, move erased pages out of the write-ahead log so no copy stays on disk."""
-    if db.engine.dialect.name == "sqlite":
+    if db.engine.dialect.name != "sqlite":
+        return
+    try:
         db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         db.session.commit()
+    except OperationalError:
+        # A busy database only delays this: the next round checkpoints again.
+        db.session.rollback()
+        log.warning("Outbox: WAL-checkpoint uitgesteld, database bezet")
 
 
 def _transport():
