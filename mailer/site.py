@@ -17,6 +17,7 @@ bp = Blueprint("site", __name__)
 FORM_MARKER = "<!-- mailer:form -->"
 ARTICLE = re.compile(r'(<article class="md-content__inner md-typeset">)(.*)(</article>)', re.S)
 TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+SKIP_TARGET = re.compile(r'<a href="#([^"]+)" class="md-skip">')
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -74,6 +75,10 @@ def render_page(url_path: str, body: str, *, title: str | None = None, status: i
     """
     html = _built_page(str(Path(current_app.config["SITE_DIR"]) / url_path / "index.html"))
     if replace:
+        # The theme's "Ga naar inhoud" link points at the replaced heading: keep its target.
+        skip = SKIP_TARGET.search(html)
+        if skip:
+            body = f'<div id="{skip.group(1)}">{body}</div>'
         html = ARTICLE.sub(lambda m: m.group(1) + body + m.group(3), html, count=1)
     elif FORM_MARKER in html:
         html = html.replace(FORM_MARKER, body, 1)
