@@ -1,0 +1,125 @@
+"""Tip een collega in headless Chromium: the whole flow with JavaScript off, and axe-core."""
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from werkzeug.serving import make_server
+
+from mailer.outbox import send_due_mail
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """The system Chromium, headless; missing, it skips locally and fails in CI."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} ontbreekt: installeer het Debian-pakket chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(app):
+    """The real app (site and service on one origin) on 127.0.0.1, served from a thread."""
+    app.config["INVITE_MIN_SECONDS"] = 0
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def new_page(browser, javascript: bool):
+    """A fresh tab in its own context; collects script errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  java_script_enabled=javascript)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
+
+
+def submit(page, name: str) -> None:
+    """Press a button and wait for the next page."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=name).click()
+
+
+def assert_no_axe_violations(page) -> None:
+    """Run axe-core on the page as it is."""
+    import axe_core_python
+
+    script = Path(axe_core_python.__file__).parent / "axe.min.js"
+    page.add_script_tag(content=script.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => JSON.stringify(await axe.run(document))")
+    violations = json.loads(result)["violations"]
+    assert violations == [], "\n".join(
+        f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}" for v in violations
+    )
+
+
+def test_the_whole_flow_works_without_javascript(app, live, browser, smtp):
+    page = new_page(browser, javascript=False)
+    page.goto(live + "/tip-een-collega/")
+    page.fill("#voornaam", "Zoë")
+    page.fill("#achternaam", "Jansen")
+    page.fill("#collega_1", "piet@voorbeeld.nl")
+    submit(page, "Bekijk de e-mail")
+    assert page.title().startswith("Controleer uw tip")
+    assert "Je collega Zoë Jansen wil je graag" in page.inner_text(".mailer-preview__text")
+
+    submit(page, "Aanpassen")
+    assert page.input_value("#collega_1") == "piet@voorbeeld.nl"
+    page.fill("#collega_2", "anna@voorbeeld.nl")
+    submit(page, "Bekijk de e-mail")
+    assert page.locator(".mailer-preview").count() == 2
+    submit(page, "Versturen")
+    assert page.url.endswith("/tip-een-collega/verstuurd/")
+    assert "Bedankt voor uw tip" in page.inner_text("h1")
+    page.context.close()
+
+    with app.app_context():
+        assert send_due_mail()["sent"] == 2
+    assert sorted(mail["To"] for mail in smtp.messages) == ["anna@voorbeeld.nl",
+                                                            "piet@voorbeeld.nl"]
+
+
+def test_form_with_errors_and_preview_have_no_axe_violations(live, browser):
+    page = new_page(browser, javascript=True)
+    page.goto(live + "/tip-een-collega/")
+    page.fill("#voornaam", "<script>")
+    page.fill("#collega_1", "Piet <piet@voorbeeld.nl>")
+    page.fill("#collega_2", "a@b.nl, c@d.nl")
+    submit(page, "Bekijk de e-mail")
+    assert page.title().startswith("Fout:")
+    assert page.locator(".mailer-field--error").count() == 4
+    assert page.locator(".mailer-errors a").count() == 4
+    assert_no_axe_violations(page)
+
+    page.fill("#voornaam", "Zoë")
+    page.fill("#achternaam", "Jansen")
+    page.fill("#collega_1", "piet@voorbeeld.nl")
+    page.fill("#collega_2", "")
+    submit(page, "Bekijk de e-mail")
+    assert page.title().startswith("Controleer uw tip")
+    assert_no_axe_violations(page)
+    assert page.errors == []
+    page.context.close()
