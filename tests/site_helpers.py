@@ -3,6 +3,7 @@
 import gzip
 import json
 import threading
+from datetime import datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,3 +83,49 @@ class SiteServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+def snapshot_of(database_uri: str) -> dict:
+    """What the build hook reads: the registry's snapshot from this database."""
+    from mailer import create_app
+    from mailer.adoptions.registry import snapshot
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "test"})
+    with app.app_context():
+        return snapshot()
+
+
+# name, KvK, sector, agreed to be listed, status
+REGISTRATIONS = [
+    ("Waterbedrijf Voorbeeld", "10000001", "Water", True, "approved"),
+    ("Energie Voorbeeld", "10000002", "Energie", True, "approved"),
+    ("Stille Woningcorporatie", "10000003", "Wonen", False, "approved"),
+    ("Nog Niet Bevestigd", "10000004", "Telecom", True, "unconfirmed"),
+]
+
+
+def build_site_with_adopters(base: Path) -> tuple[Path, dict]:
+    """Build the site from a registry with 130 earlier adopters and REGISTRATIONS.
+
+    Returns the built folder and the registry's snapshot (count 133: 130 plus 3 approved).
+    """
+    from conftest import build_site, migrated_database
+
+    from mailer import create_app
+    from mailer.adoptions.registry import set_adopters_before_registry
+    from mailer.extensions import db
+    from mailer.models import Registration
+
+    uri = migrated_database(base / "build.sqlite")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "test"})
+    with app.app_context():
+        set_adopters_before_registry(130)
+        for name, kvk, sector, listed, status in REGISTRATIONS:
+            db.session.add(Registration(
+                company_name=name, kvk=kvk, sector=sector, website=f"https://{kvk}.example",
+                contact_name="Contact", contact_email=f"c{kvk}@example.org", adopted_policy=True,
+                list_publicly=listed, status=status, slug=name.lower().replace(" ", "-"),
+                decided_at=datetime(2026, 11, 20, 12, 0) if status == "approved" else None,
+            ))
+        db.session.commit()
+    return build_site(base / "site", uri), snapshot_of(uri)

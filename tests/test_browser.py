@@ -5,7 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from site_helpers import PAGES, SiteServer
+from site_helpers import PAGES, SiteServer, build_site_with_adopters
 
 pytestmark = pytest.mark.browser
 
@@ -88,7 +88,7 @@ def run_axe(page) -> list[dict]:
 
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("path", list(PAGES))
+@pytest.mark.parametrize("path", [*PAGES, "/404.html"])
 def test_page_passes_axe_and_stays_on_origin(browser, server, path, width, scheme):
     """Zero axe violations, only same-origin requests and no console errors."""
     page, requests, errors = open_page(browser, server.origin, path, width, scheme)
@@ -143,3 +143,44 @@ def test_counter_keeps_baked_number_when_service_is_down(browser, site_dir):
             page.context.close()
     # A 404 from the missing API shows as one network error line; scripts log nothing more.
     assert all("404" in error for error in errors), errors
+
+
+@pytest.fixture(scope="module")
+def adopters_server(tmp_path_factory):
+    """A site with public adopters, on a plain static server without the count API."""
+    site, _ = build_site_with_adopters(tmp_path_factory.mktemp("adopters"))
+    with SiteServer(site, api_count=133) as server:
+        yield server
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_adopters_list_passes_axe_and_filters_by_sector(browser, adopters_server, width):
+    """The filled list passes axe, and choosing a sector shows only that sector's adopters."""
+    page, _, errors = open_page(browser, adopters_server.origin, "/deelnemers/", width)
+    try:
+        violations = run_axe(page)
+        assert not violations, f"axe on /deelnemers/ with adopters:\n{describe(violations)}"
+        items = page.locator("li[data-sector]")
+        assert items.count() == 2
+        page.get_by_label("Toon sector").select_option("Water")
+        visible = page.locator("li[data-sector]:visible")
+        assert visible.count() == 1
+        assert "Waterbedrijf Voorbeeld" in visible.inner_text()
+        assert page.get_by_role("status").inner_text() == "1 onderneming getoond"
+        page.get_by_label("Toon sector").select_option("")
+        assert page.locator("li[data-sector]:visible").count() == 2
+        assert not errors
+    finally:
+        page.context.close()
+
+
+def test_adopters_list_is_complete_without_javascript(browser, adopters_server):
+    """Without JavaScript the filter stays hidden and every listed adopter shows."""
+    page, _, _ = open_page(
+        browser, adopters_server.origin, "/deelnemers/", java_script_enabled=False
+    )
+    try:
+        assert page.locator("li[data-sector]:visible").count() == 2
+        assert not page.get_by_label("Toon sector").is_visible()
+    finally:
+        page.context.close()

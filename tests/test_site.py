@@ -2,17 +2,13 @@
 
 import html
 import re
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from conftest import build_site, migrated_database
-from site_helpers import PAGES, ROOT
-
-from mailer import create_app
+from site_helpers import PAGES, ROOT, build_site_with_adopters, snapshot_of
 
 
 class LinkParser(HTMLParser):
@@ -68,15 +64,6 @@ def baked_counts(site: Path, url: str) -> list[str]:
     """The numbers in every `data-adoptions-count` element of a built page, from the raw HTML."""
     raw = page_file(site, url).read_text(encoding="utf-8")
     return re.findall(r"<[^>]*\bdata-adoptions-count\b[^>]*>\s*([^<]*?)\s*<", raw)
-
-
-def snapshot_of(database_uri: str) -> dict:
-    """What the build hook reads: the registry's snapshot from this database."""
-    from mailer.adoptions.registry import snapshot
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SECRET_KEY": "test"})
-    with app.app_context():
-        return snapshot()
 
 
 def test_nav_lists_the_nine_pages():
@@ -243,32 +230,7 @@ def test_adopters_page_without_adopters_says_so(site_dir):
 @pytest.fixture(scope="module")
 def site_with_adopters(tmp_path_factory):
     """A site built from a registry with 130 earlier adopters and four registrations."""
-    from mailer.adoptions.registry import set_adopters_before_registry
-    from mailer.extensions import db
-    from mailer.models import Registration
-
-    base = tmp_path_factory.mktemp("adopters")
-    uri = migrated_database(base / "build.sqlite")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "test"})
-    decided = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).replace(tzinfo=None)
-    rows = [
-        ("Waterbedrijf Voorbeeld", "10000001", "Water", True, "approved"),
-        ("Energie Voorbeeld", "10000002", "Energie", True, "approved"),
-        ("Stille Woningcorporatie", "10000003", "Wonen", False, "approved"),
-        ("Nog Niet Bevestigd", "10000004", "Telecom", True, "unconfirmed"),
-    ]
-    with app.app_context():
-        set_adopters_before_registry(130)
-        for name, kvk, sector, listed, status in rows:
-            db.session.add(Registration(
-                company_name=name, kvk=kvk, sector=sector, website=f"https://{kvk}.example",
-                contact_name="Contact", contact_email=f"c{kvk}@example.org", adopted_policy=True,
-                list_publicly=listed, status=status, slug=name.lower().replace(" ", "-"),
-                decided_at=decided if status == "approved" else None,
-            ))
-        db.session.commit()
-    site = build_site(base / "site", uri)
-    return site, snapshot_of(uri)
+    return build_site_with_adopters(tmp_path_factory.mktemp("adopters"))
 
 
 @pytest.mark.parametrize("url", ["/", "/deelnemers/", "/incassobeleid/"])
