@@ -209,6 +209,20 @@ def test_expired_link_confirms_nothing_and_says_so(app, client, smtp):
     assert statuses(app) == ["unconfirmed"]
 
 
+def test_unconfirmed_registrations_are_erased_when_their_link_expires(app, client, runner):
+    post_registration(client)
+    post_registration(client, kvk="87654321")
+    with app.app_context():
+        registration = db.session.get(Registration, 1)
+        registration.token_expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    result = runner.invoke(args=["adoptions", "purge"])
+    assert result.exit_code == 0
+    assert "1 onbevestigde aanmelding(en) gewist." in result.output
+    with app.app_context():
+        assert db.session.scalars(select(Registration.kvk)).all() == ["87654321"]
+
+
 def test_link_expires_after_48_hours(app, client, smtp):
     post_registration(client)
     assert "48 uur" in text_part(deliver(app, smtp)[-1])

@@ -96,6 +96,14 @@ def import_csv(file):
         raise StaffError("Niet alle regels zijn opgenomen. Verbeter de regels met fouten.")
 
 
+@adoptions.command()
+@with_appcontext
+def purge():
+    """Wis onbevestigde aanmeldingen waarvan de link is verlopen (draai dit elk uur)."""
+    erased = registry.purge_unconfirmed()
+    click.echo(f"{erased} onbevestigde aanmelding(en) gewist.")
+
+
 @adoptions.command("before-registry")
 @click.argument("number", type=click.IntRange(min=0), required=False)
 @with_appcontext

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import current_app
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -174,6 +174,7 @@ def register(data: dict, client_key: str) -> bool:
         # Mail-bombing one address through this form: look like success, send nothing more.
         db.session.commit()
         return True
+    _delete_expired()
     token, hashed = new_token()
     registration = Registration(
         **{key: data[key] for key in REGISTRATION_FIELDS},
@@ -209,6 +210,22 @@ def confirm(token: str) -> str:
         registration.token_hash = registration.token_expires_at = None
         db.session.commit()
     return state
+
+
+def purge_unconfirmed() -> int:
+    """Erase registrations whose confirmation link expired unused; returns how many went."""
+    erased = _delete_expired()
+    db.session.commit()
+    return erased
+
+
+def _delete_expired() -> int:
+    """Delete unconfirmed registrations past their link's expiry, as the privacy page promises."""
+    result = db.session.execute(
+        delete(Registration).where(Registration.status == "unconfirmed",
+                                   Registration.token_expires_at <= utcnow())
+    )
+    return result.rowcount
 
 
 def _by_token(token: str) -> Registration | None:
