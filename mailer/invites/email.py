@@ -10,7 +10,7 @@ from itsdangerous import BadSignature, Signer, URLSafeSerializer, URLSafeTimedSe
 from sqlalchemy import select
 
 from ..extensions import db
-from ..limits import hit, hit_windows
+from ..limits import hit_all
 from ..models import OptOut
 from ..outbox import queue_mail, render_mail
 from ..security import keyed_hash
@@ -116,31 +116,42 @@ def preview(pending: dict) -> list[dict]:
     return mails
 
 
-def queue_invitations(pending: dict, client_key: str) -> bool:
-    """Queue the previewed mails in the caller's transaction; False when the sender must wait.
+SENT, REPEAT, LIMITED = "sent", "repeat", "limited"
 
-    Opted-out colleagues, a colleague tipped in the last 30 days and a preview sent twice are
-    skipped without a word: telling the sender would reveal something about the colleague.
+
+def queue_invitations(pending: dict, client_key: str) -> str:
+    """Queue the previewed mails in the caller's transaction; says SENT, REPEAT or LIMITED.
+
+    Opted-out colleagues and a colleague tipped in the last 30 days are skipped without a word,
+    and a preview sent twice is a REPEAT: telling the sender would reveal something about the
+    colleague. LIMITED (the sender must wait) and REPEAT leave counted events for a rollback.
     """
     config = current_app.config
-    if not hit(f"invite-once:{pending['nonce']}", 1, DAY):
-        return True
-    if not hit_windows(f"invite-ip:{client_key}", [(config["INVITE_LIMIT_IP_HOUR"], HOUR),
-                                                   (config["INVITE_LIMIT_IP_DAY"], DAY)]):
-        return False
     hashes = {address: keyed_hash(address) for address in pending["to"]}
     opted_out = set(db.session.scalars(
         select(OptOut.address_hash).where(OptOut.address_hash.in_(hashes.values()))
     ))
-    repeat = timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"])
-    for address, address_hash in hashes.items():
-        if address_hash in opted_out or not hit(f"invite-to:{address_hash}", 1, repeat):
-            continue
-        domain = keyed_hash(address.rpartition("@")[2], "domain")
-        if not (hit(f"invite-domain:{domain}", config["INVITE_LIMIT_DOMAIN_DAY"], DAY)
-                and hit("invite-total", config["INVITE_LIMIT_TOTAL_DAY"], DAY)):
-            return False
+    candidates = [address for address, digest in hashes.items() if digest not in opted_out]
+    repeat = [(1, timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"]))]
+    once, ip, *fresh = hit_all([
+        (f"invite-once:{pending['nonce']}", [(1, DAY)]),
+        (f"invite-ip:{client_key}", [(config["INVITE_LIMIT_IP_HOUR"], HOUR),
+                                     (config["INVITE_LIMIT_IP_DAY"], DAY)]),
+        *[(f"invite-to:{hashes[address]}", repeat) for address in candidates],
+    ])
+    if not once:
+        return REPEAT
+    if not ip:
+        return LIMITED
+    recipients = [address for address, ok in zip(candidates, fresh, strict=True) if ok]
+    if recipients and not all(hit_all([
+        *[(f"invite-domain:{keyed_hash(address.rpartition('@')[2], 'domain')}",
+           [(config["INVITE_LIMIT_DOMAIN_DAY"], DAY)]) for address in recipients],
+        *[("invite-total", [(config["INVITE_LIMIT_TOTAL_DAY"], DAY)])] * len(recipients),
+    ])):
+        return LIMITED
+    for address in recipients:
         mail = invitation(pending, address)
         queue_mail("invitation", address, mail["subject"], "invitation",
                    headers=mail["headers"], **mail["context"])
-    return True
+    return SENT

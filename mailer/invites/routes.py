@@ -4,9 +4,11 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_wtf.csrf import CSRFError
 
 from ..extensions import csrf, db
-from ..limits import client_ip_key
+from ..limits import client_ip_key, serialized_writes
 from ..site import render_page
 from .email import (
+    LIMITED,
+    SENT,
     load_pending,
     opt_out,
     opted_out_hash,
@@ -92,10 +94,14 @@ def send():
     pending = load_pending(request.form.get("pending"))
     if pending is None:
         return expired()
-    if not queue_invitations(pending, client_ip_key(request)):
-        db.session.rollback()
+    with serialized_writes():
+        outcome = queue_invitations(pending, client_ip_key(request))
+        if outcome == SENT:
+            db.session.commit()
+        else:
+            db.session.rollback()
+    if outcome == LIMITED:
         return limited()
-    db.session.commit()
     return redirect(url_for("invites.sent"), 303)
 
 
