@@ -1,7 +1,7 @@
 """Benchmark (not a test): `GET /api/adoptions/count` against a bare Flask JSON endpoint.
 
 Both run under gunicorn with the same settings on 127.0.0.1 and are loaded with 16 keep-alive
-connections, in turns (half the time each, twice) in the same run: first with an empty
+connections, taking turns in 2-second slices in the same run: first with an empty
 registry, then with 100,000 approved adopters in the database. Targets: at least 0.8 of the
 bare endpoint's requests per second in both cases, so the count's cost does not grow with the
 number of rows.
@@ -10,6 +10,7 @@ The load comes from `wrk` (`apt-get install -y wrk`); without it, from Python pr
 threads, which may then be the bottleneck themselves (the output says so).
 
 Usage: .venv/bin/python bench/api.py [--seconds 10] [--connections 16] [--adopters 100000]
+                                     [--threads 8]
 """
 
 import argparse
@@ -33,9 +34,17 @@ sys.path.insert(0, str(ROOT))
 
 PATH = "/api/adoptions/count"
 TARGET = 0.8
-# The same for both apps: one process per core, threads so keep-alive connections are reused.
-GUNICORN = ["--workers", str(os.cpu_count() or 2), "--worker-class", "gthread", "--threads", "8",
-            "--keep-alive", "30", "--log-level", "warning"]
+# The same for both apps: one worker per core, with threads so that keep-alive connections are
+# kept (`--threads 0`: sync workers as in deploy/mailer-web.service, one connection a request).
+
+
+def gunicorn_settings(threads: int) -> list[str]:
+    """The gunicorn options both apps run with."""
+    workers = ["--workers", str(os.cpu_count() or 2), "--log-level", "warning"]
+    if threads:
+        return workers + ["--worker-class", "gthread", "--threads", str(threads),
+                          "--keep-alive", "30"]
+    return workers + ["--worker-class", "sync"]
 
 
 def bare_app():
@@ -80,10 +89,10 @@ def insert_adopters(path: Path, number: int) -> None:
 class Gunicorn:
     """A gunicorn server for one app on a free port of 127.0.0.1."""
 
-    def __init__(self, app: str, env: dict):
+    def __init__(self, app: str, env: dict, settings: list[str]):
         self.port = _free_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{self.port}",
+            [sys.executable, "-m", "gunicorn", *settings, "--bind", f"127.0.0.1:{self.port}",
              "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app],
             cwd=ROOT, env={**os.environ, **env},
         )
@@ -163,17 +172,19 @@ def _python_worker(port: int, seconds: float, threads: int) -> int:
 
 def measure(label: str, env: dict, expected: int, args) -> float:
     """Load the bare endpoint and ours in turn; print both and their ratio."""
-    with Gunicorn("api:bare_app()", {}) as bare, Gunicorn("mailer:create_app()", env) as ours:
+    settings = gunicorn_settings(args.threads)
+    with (Gunicorn("api:bare_app()", {}, settings) as bare,
+          Gunicorn("mailer:create_app()", env, settings) as ours):
         got = ours.get()["count"]
         assert got == expected, f"telling {got}, verwacht {expected}"
         for server in (bare, ours):  # warm up: imports, connections, the first count
             load(server.port, 1, args.connections)
-        # Turn about in halves, so a busy moment on the machine weighs on both alike.
-        half = max(1, args.seconds // 2)
+        # Take turns in short slices, so a busy moment on the machine weighs on both alike.
+        rounds = max(1, args.seconds // 2)
         bare_rps = ours_rps = 0.0
-        for _ in range(2):
-            bare_rps += load(bare.port, half, args.connections) / 2
-            ours_rps += load(ours.port, half, args.connections) / 2
+        for _ in range(rounds):
+            bare_rps += load(bare.port, args.seconds / rounds, args.connections) / rounds
+            ours_rps += load(ours.port, args.seconds / rounds, args.connections) / rounds
     ratio = ours_rps / bare_rps
     verdict = "gehaald" if ratio >= TARGET else "NIET gehaald"
     print(f"{label:<28} kaal Flask {bare_rps:8.0f} req/s   /api/adoptions/count "
@@ -188,9 +199,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--adopters", type=int, default=100_000)
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per gthread-worker, met keep-alive; 0: sync-workers zonder")
     args = parser.parse_args()
     tool = "wrk" if shutil.which("wrk") else "Python (wrk ontbreekt; de meter kan de grens zijn)"
-    print(f"gunicorn {' '.join(GUNICORN)}; {args.connections} verbindingen, "
+    print(f"gunicorn {' '.join(gunicorn_settings(args.threads))}; {args.connections} verbindingen, "
           f"{args.seconds:g} s per meting, belasting met {tool}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite"
