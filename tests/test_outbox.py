@@ -1,11 +1,18 @@
 """The outbox against a real SMTP server: outages, temporary and permanent refusals, crashes."""
 
+import asyncio
 import logging
+import os
 import socket
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import free_port
 from sqlalchemy import select
 
 from mailer import create_app
@@ -176,3 +183,48 @@ def test_the_worker_prunes_old_rate_events(app, smtp):
         rounds = []
         run_worker(poll_seconds=0, stop=lambda: rounds.append(1) or len(rounds) > 1)
         assert count("k", timedelta(days=90)) == 1
+
+
+class SlowServer:
+    """An SMTP server that takes a while over each message, so a worker can be caught mid-batch."""
+
+    def __init__(self, port: int):
+        self.recipients: list[str] = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server, session, envelope):
+        """Keep the recipient, after a pause."""
+        await asyncio.sleep(0.2)
+        self.recipients.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def test_the_mailer_worker_process_killed_mid_batch_loses_nothing(app, tmp_path):
+    slow = SlowServer(free_port())
+    slow.controller.start()
+    addresses = [f"c{n}@example.nl" for n in range(8)]
+    queue(app, *addresses)
+    env = {**os.environ,
+           "MAILER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+           "MAILER_SECRET_KEY": app.config["SECRET_KEY"], "MAILER_MAIL_SERVER": "127.0.0.1",
+           "MAILER_MAIL_PORT": str(slow.controller.port), "MAILER_OUTBOX_LEASE_SECONDS": "2"}
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "mailer"), "worker"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while len(slow.recipients) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.kill()  # SIGKILL: no handler, no goodbye, mid-batch
+        worker.wait()
+    assert 3 <= len(slow.recipients) < len(addresses)
+
+    app = create_app({**app.config, "MAIL_PORT": slow.controller.port})
+    assert round_at(app)["sent"] == 0  # the rest is leased to the dead worker for now
+    while round_at(app, 3)["sent"]:
+        pass
+    slow.controller.stop()
+    assert sorted(set(slow.recipients)) == addresses
+    # Only the mail in hand at the kill can go twice: accepted, but not yet recorded.
+    assert len(slow.recipients) <= len(addresses) + 1
+    assert {row.status for row in rows(app)} == {"sent"}
