@@ -11,15 +11,18 @@ one run:
 - outbox: `send_due_mail` rounds drain the queue (claim, build, send over one connection per
   round, one commit per mail recording and erasing it, checkpoint).
 
-Target: the outbox sends at least 0.7 of the bare loop's mails per second.
+The three take turns in several rounds (the machine's load changes over a run) and each ratio is
+the median of the rounds. Target: the outbox sends at least 0.7 of the bare loop's mails per
+second.
 
-Usage: .venv/bin/python bench/outbox.py [--mails 2000]
+Usage: .venv/bin/python bench/outbox.py [--mails 2000] [--rounds 4]
 """
 
 import argparse
 import multiprocessing
 import smtplib
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -96,7 +99,8 @@ def queued_parts(app) -> list[dict]:
     from mailer.models import OutboxMail
 
     with app.app_context():
-        rows = db.session.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
+        rows = db.session.scalars(select(OutboxMail).where(OutboxMail.status == "queued")
+                                  .order_by(OutboxMail.id)).all()
         return [{"from": app.config["MAIL_DEFAULT_SENDER"], "to": row.recipient,
                  "subject": row.subject, "headers": row.headers, "text": row.text_body,
                  "html": row.html_body, "message_id": row.message_id} for row in rows]
@@ -150,34 +154,42 @@ def drain(app, mails: int) -> float:
 
 
 def main() -> int:
-    """Measure both; non-zero if the target is missed."""
+    """Measure the three in turns; non-zero if the target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mails", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
+    per_round = args.mails // args.rounds
     port = free_port()
     ready = multiprocessing.Event()
     server = multiprocessing.Process(target=serve_smtp, args=(port, ready), daemon=True)
     server.start()
     ready.wait(30)
+    results = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             app = make_app(tmp, port)
-            queue(app, args.mails)
-            mails = queued_parts(app)
-            bare_loop(port, mails[:100])  # warm up
-            bare = bare_loop(port, mails)
-            floor = bare_bytes(port, mails)
-            ours = drain(app, args.mails)
+            queue(app, 100)
+            bare_loop(port, queued_parts(app))  # warm up
+            drain(app, 100)
+            for _ in range(args.rounds):
+                queue(app, per_round)
+                mails = queued_parts(app)
+                results.append((bare_loop(port, mails), bare_bytes(port, mails),
+                                drain(app, per_round)))
+            batch = app.config["OUTBOX_BATCH_SIZE"]
     finally:
         server.kill()
-    ratio = ours / bare
+    bare, floor, ours = (statistics.median(column) for column in zip(*results, strict=True))
+    ratio = statistics.median(o / b for b, _, o in results)
+    to_floor = statistics.median(o / f for _, f, o in results)
     print(f"kaal smtplib, bouwt elk bericht   {bare:7.0f} mails/s")
     print(f"kaal smtplib, kant-en-klare bytes {floor:7.0f} mails/s   (alleen transport)")
-    print(f"outbox (send_due_mail-rondes)     {ours:7.0f} mails/s   ({args.mails} mails, "
-          f"batch {app.config['OUTBOX_BATCH_SIZE']})")
+    print(f"outbox (send_due_mail-rondes)     {ours:7.0f} mails/s   ({args.rounds} rondes van "
+          f"{per_round} mails, batch {batch}; medianen)")
     verdict = "gehaald" if ratio >= TARGET else "NIET gehaald"
     print(f"verhouding {ratio:.2f} t.o.v. de kale lus (doel ≥ {TARGET}: {verdict}); "
-          f"{ours / floor:.2f} t.o.v. alleen transport", flush=True)
+          f"{to_floor:.2f} t.o.v. alleen transport", flush=True)
     return 0 if ratio >= TARGET else 1
 
 
