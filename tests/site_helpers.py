@@ -32,6 +32,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
     api_count: int | None = None
     compress = False
+    protocol_version = "HTTP/1.1"  # keep-alive, as nginx or any real host serves it
 
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         """Keep test output quiet."""

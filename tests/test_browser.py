@@ -184,3 +184,18 @@ def test_adopters_list_is_complete_without_javascript(browser, adopters_server):
         assert not page.get_by_label("Toon sector").is_visible()
     finally:
         page.context.close()
+
+
+def test_dutch_search_finds_a_page(browser, server):
+    """The Dutch site search, all local, finds warm referral by a word from its text."""
+    page, requests, _ = open_page(browser, server.origin, "/incassobeleid/")
+    try:
+        box = page.get_by_role("textbox", name="Zoeken")
+        box.click()
+        box.press_sequentially("deurwaarder", delay=20)
+        result = page.locator(".md-search-result__item a").first
+        result.wait_for(timeout=10_000)
+        assert "warm-doorverwijzen" in result.get_attribute("href")
+        assert all(url.startswith(server.origin) for url in requests)
+    finally:
+        page.context.close()
