@@ -9,6 +9,7 @@ import pytest
 from conftest import build_site
 from sqlalchemy import select
 
+from mailer.adoptions.forms import slugify
 from mailer.extensions import db
 from mailer.models import OutboxMail, Registration, utcnow
 from mailer.outbox import send_due_mail
@@ -400,6 +401,20 @@ def test_form_without_csrf_token_is_shown_again(app, client, smtp):
     assert "Het formulier was verlopen" in response.text
     assert 'value="Waterbedrijf Voorbeeld"' in response.text
     assert statuses(app) == []
+    # Sent again with the fresh token and time stamp of that page, it goes through.
+    again = client.post("/meedoen/", data={**VALID, **hidden_fields(response.text)})
+    assert again.status_code == 303
+    assert statuses(app) == ["unconfirmed"]
+
+
+@pytest.mark.parametrize("name, slug", [
+    ("Woonstichting 't Gooi", "woonstichting-t-gooi"),
+    ("Énergie & Co. B.V.", "energie-co-b-v"),
+    ("!!!", "onderneming"),
+    ("x" * 200, "x" * 180),
+])
+def test_slugs(name, slug):
+    assert slugify(name) == slug
 
 
 def test_a_bot_in_the_trap_gets_the_usual_answer_and_no_mail(app, client, smtp):

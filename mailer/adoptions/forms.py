@@ -107,7 +107,9 @@ def check_sector(value: str) -> str:
 def slugify(name: str) -> str:
     """A URL part from a company name: `Woonstichting 't Gooi` becomes `woonstichting-t-gooi`."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:200] or "onderneming"
+    # At most 180 characters: room for "-<kvk>" and more within the column's 220.
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:180].strip("-")
+    return slug or "onderneming"
 
 
 class RegistrationForm(FlaskForm):

@@ -70,6 +70,8 @@ def expired_form(error):
         form = RegistrationForm()
         form.validate()
         form.csrf_token.errors = []
+        if _seconds_since(form.started.data) is None:
+            form.started.data = _stamp()
         form.form_errors.append("Het formulier was verlopen. Controleer de gegevens en verstuur "
                                 "het opnieuw.")
         return _form_page(form, status=400)
