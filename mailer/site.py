@@ -8,6 +8,7 @@ Dynamic pages are not copies of the theme: `render_page` takes the built page of
 import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urljoin
 
 from flask import Blueprint, current_app, redirect, request, send_from_directory
 from markupsafe import Markup, escape
@@ -17,6 +18,10 @@ bp = Blueprint("site", __name__)
 FORM_MARKER = "<!-- mailer:form -->"
 ARTICLE = re.compile(r'(<article class="md-content__inner md-typeset">)(.*)(</article>)', re.S)
 TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+# href/src values that are neither absolute, nor on the same page, nor with a scheme (http:, data:).
+RELATIVE_LINK = re.compile(r'(\s(?:href|src)=")(?![a-zA-Z][a-zA-Z0-9+.-]*:|/|#)([^"]*)"')
+# The paths in Material's inline configuration ("base", "search").
+CONFIG_PATHS = re.compile(r'("(?:base|search)": ")(?![a-zA-Z][a-zA-Z0-9+.-]*:|/)([^"]*)"')
 SKIP_TARGET = re.compile(r'<a href="#([^"]+)" class="md-skip">')
 
 SECURITY_HEADERS = {
@@ -73,7 +78,7 @@ def render_page(url_path: str, body: str, *, title: str | None = None, status: i
     text; with `replace=True` it takes the place of the whole article. A `title` becomes the
     first part of the page's <title>, as screen readers announce it first.
     """
-    html = _built_page(str(Path(current_app.config["SITE_DIR"]) / url_path / "index.html"))
+    html = _built_page(url_path)
     if replace:
         # The theme's "Ga naar inhoud" link points at the replaced heading: keep its target.
         skip = SKIP_TARGET.search(html)
@@ -90,15 +95,22 @@ def render_page(url_path: str, body: str, *, title: str | None = None, status: i
 
 
 @lru_cache(maxsize=32)
-def _read(path: str, mtime: float) -> str:
-    """Read a built page once per version of the file."""
-    return Path(path).read_text(encoding="utf-8")
+def _read(path: str, mtime: float, page_url: str) -> str:
+    """Read a built page once per version, with its relative links made absolute.
+
+    MkDocs writes links relative to the page (`../assets/...`); a dynamic page one level deeper,
+    such as /tip-een-collega/verstuurd/, needs them absolute to find the theme's files.
+    """
+    html = Path(path).read_text(encoding="utf-8")
+    html = RELATIVE_LINK.sub(lambda m: m.group(1) + urljoin(page_url, m.group(2)) + '"', html)
+    return CONFIG_PATHS.sub(lambda m: m.group(1) + urljoin(page_url, m.group(2)) + '"', html)
 
 
-def _built_page(path: str) -> str:
+def _built_page(url_path: str) -> str:
     """The built page's HTML, re-read only when a new build changed it."""
+    path = Path(current_app.config["SITE_DIR"]) / url_path / "index.html"
     try:
-        return _read(path, Path(path).stat().st_mtime)
+        return _read(str(path), path.stat().st_mtime, "/" + url_path.strip("/") + "/")
     except FileNotFoundError:
         message = f"De gebouwde site ontbreekt: {path}. Draai eerst `mkdocs build`."
         raise RuntimeError(message) from None

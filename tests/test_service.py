@@ -58,3 +58,19 @@ def test_mailer_command_lists_its_commands():
     output = subprocess.run([mailer, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("serve", "worker", "adoptions", "db"):
         assert f"  {command} " in output
+
+
+@pytest.mark.parametrize("path", ["/tip-een-collega/verstuurd/", "/meedoen/verstuurd/"])
+def test_deeper_dynamic_pages_load_the_theme(client, path):
+    """A page one level below its built page still finds every stylesheet, script and link."""
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    links = set(re.findall(r'\s(?:href|src)="([^"#][^"]*)"', html))
+    local = {link for link in links if not re.match(r"[a-z]+:", link)}
+    assert any(link.endswith(".css") for link in local)
+    for link in local:
+        assert link.startswith("/"), link
+        assert client.get(link).status_code == 200, link
+    config = re.search(r'"base": "([^"]*)"', html).group(1)
+    assert config == "/"
