@@ -73,7 +73,7 @@ def home_bytes(site: Path) -> int:
     """Gzipped bytes of the home page's HTML plus every stylesheet and script it links."""
     html = (site / "index.html").read_text(encoding="utf-8")
     assets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
-    assets += re.findall(r'<script src="([^"]+)"', html)
+    assets += re.findall(r'<script[^>]*\bsrc="([^"]+)"', html)
     files = [site / "index.html"] + [site / a.split("?")[0] for a in assets]
     return sum(len(gzip.compress(f.read_bytes(), 9)) for f in files)
 
