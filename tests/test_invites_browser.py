@@ -123,3 +123,18 @@ def test_form_with_errors_and_preview_have_no_axe_violations(live, browser):
     assert_no_axe_violations(page)
     assert page.errors == []
     page.context.close()
+
+
+@pytest.mark.parametrize("path", ["/tip-een-collega/", "/meedoen/"])
+def test_forms_are_styled_and_their_bot_trap_is_out_of_sight(browser, live, path):
+    """The form styles load with the page: people never see or reach the trap field."""
+    page = new_page(browser, javascript=False)
+    page.goto(live + path)
+    trap = page.locator(".mailer-trap")
+    box = trap.bounding_box()
+    assert box is not None and (box["x"] + box["width"] <= 0 or box["width"] <= 1), box
+    assert page.locator(".mailer-trap input").first.get_attribute("tabindex") == "-1"
+    border = page.eval_on_selector(".mailer-field input[type=text]",
+                                   "e => getComputedStyle(e).borderTopWidth")
+    assert border == "2px"
+    page.context.close()
