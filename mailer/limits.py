@@ -1,7 +1,13 @@
 """Sliding-window rate limits kept in the database, so every web process and worker shares them.
 
-Each allowed action is one `RateEvent` row; a limit counts the rows of its key inside the window.
-Keys are keyed hashes (`client_ip_key`, `keyed_hash`), never a raw IP or address.
+Each allowed action is one `RateEvent` row. Keys are keyed hashes (`client_ip_key`,
+`keyed_hash`), never a raw IP or address.
+
+Counting does not look at every event in a window: each event carries `seq`, its key's running
+number (1, 2, 3, ...), and its time never goes back within a key. The events inside a window
+are then numbered from the oldest one in it to the newest, so their count is
+`newest.seq - oldest_in_window.seq + 1`: two index lookups, however many events there are.
+(A plain `count(*)` read all of today's events of the global daily key on every submit.)
 """
 
 import fcntl
@@ -12,7 +18,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import DateTime, bindparam, delete, func, select, text
+from sqlalchemy import DateTime, bindparam, delete, text
 
 from .extensions import db
 from .models import RateEvent, utcnow
@@ -38,54 +44,83 @@ def hit_windows(key: str, windows: list[Window]) -> bool:
 def hit_all(actions: list[tuple[str, list[Window]]]) -> list[bool]:
     """Count several actions in two statements; each is allowed (and counted) or refused (not).
 
-    A key named twice counts twice, and is allowed only if all its actions fit. Plain SQL: this
-    runs on every submit, and building ORM statements cost more than running them.
+    A key named twice counts twice, and is allowed only if all its actions fit. Plain SQL on
+    the session's connection: this runs on every submit, and building ORM statements cost
+    more than running them.
     """
     now = utcnow()
     keys = sorted({key for key, _ in actions})
-    for key in keys:
-        _lock(key)
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        for key in keys:
+            # Serialise actions on one key until commit; on SQLite the insert's write lock does.
+            connection.execute(ADVISORY_LOCK, {"key": key})
     # Insert first, then count: on SQLite the insert takes the write lock until the caller's
     # commit, so two processes can never both see room for the last allowed action.
-    db.session.execute(INSERT_EVENT, [{"key": key, "at": now} for key, _ in actions])
+    connection.execute(INSERT_EVENT, [{"key": key, "at": now} for key, _ in actions])
     pairs = sorted({(key, period) for key, windows in actions for _, period in windows})
-    counts = dict(zip(pairs, db.session.execute(*_count_query(pairs, now)).one(), strict=True))
+    newest, counts = _counts(connection, keys, pairs, now)
     allowed = [all(counts[key, period] <= limit for limit, period in windows)
                for key, windows in actions]
     for key in {key for (key, _), ok in zip(actions, allowed, strict=True) if not ok}:
-        # This call's events of a refused key are exactly those with this key and this moment.
-        db.session.execute(DELETE_EVENTS, {"key": key, "at": now})
+        # This call's events of a refused key are the newest ones of that key.
+        added = sum(1 for name, _ in actions if name == key)
+        connection.execute(DELETE_NEWEST, {"key": key, "after": newest[key] - added})
     return allowed
-
-
-INSERT_EVENT = text("INSERT INTO rate_event (key, at) VALUES (:key, :at)").bindparams(
-    bindparam("at", type_=DateTime())
-)
-DELETE_EVENTS = text("DELETE FROM rate_event WHERE key = :key AND at = :at").bindparams(
-    bindparam("at", type_=DateTime())
-)
-
-
-def _count_query(pairs: list[tuple[str, timedelta]], now) -> tuple:
-    """One statement counting each key's events inside its window, and its parameters."""
-    columns = ", ".join(
-        f"(SELECT count(*) FROM rate_event WHERE key = :k{n} AND at > :s{n})"
-        for n in range(len(pairs))
-    )
-    query = text(f"SELECT {columns}").bindparams(
-        *(bindparam(f"s{n}", type_=DateTime()) for n in range(len(pairs)))
-    )
-    params = {}
-    for n, (key, period) in enumerate(pairs):
-        params[f"k{n}"], params[f"s{n}"] = key, now - period
-    return query, params
 
 
 def count(key: str, period: timedelta, now=None) -> int:
     """How many actions `key` has inside the window ending now, without counting one."""
-    since = (now or utcnow()) - period
-    query = select(func.count()).where(RateEvent.key == key, RateEvent.at > since)
-    return db.session.scalar(query)
+    _, counts = _counts(db.session.connection(), [key], [(key, period)], now or utcnow())
+    return counts[key, period]
+
+
+ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
+# The next number of the key, and a time no earlier than its newest event's (a clock that was
+# set back must not put an event before older ones). The subquery is one index lookup.
+INSERT_EVENT = text(
+    "INSERT INTO rate_event (key, at, seq) "
+    "SELECT :key, CASE WHEN max(at) > :at THEN max(at) ELSE :at END, coalesce(max(seq), 0) + 1 "
+    "FROM (SELECT at, seq FROM rate_event WHERE key = :key ORDER BY at DESC, seq DESC LIMIT 1) "
+    "AS newest"
+).bindparams(bindparam("at", type_=DateTime()))
+DELETE_NEWEST = text("DELETE FROM rate_event WHERE key = :key AND seq > :after")
+NEWEST_SEQ = "(SELECT seq FROM rate_event WHERE key = :{key} ORDER BY at DESC, seq DESC LIMIT 1)"
+FIRST_SEQ_SINCE = ("(SELECT seq FROM rate_event WHERE key = :{key} AND at > :{since} "
+                   "ORDER BY at, seq LIMIT 1)")
+
+
+def _counts(connection, keys: list[str], pairs: list[tuple[str, timedelta]], now) -> tuple:
+    """Each key's newest `seq`, and each (key, period)'s number of events in its window.
+
+    One statement, two index lookups per window whatever the number of events; it is built
+    once per shape of `keys` and `pairs`, as the same few shapes come back on every submit.
+    """
+    key_names = {key: f"k{n}" for n, key in enumerate(keys)}
+    query = _count_query(tuple(key_names[key] for key, _ in pairs), len(keys))
+    params = {name: key for key, name in key_names.items()}
+    params.update({f"s{n}": now - period for n, (_, period) in enumerate(pairs)})
+    row = connection.execute(query, params).one()
+    newest = dict(zip(keys, row[:len(keys)], strict=True))
+    counts = {}
+    for (key, period), first in zip(pairs, row[len(keys):], strict=True):
+        counts[key, period] = 0 if first is None else newest[key] - first + 1
+    return newest, counts
+
+
+_count_queries: dict = {}
+
+
+def _count_query(pair_keys: tuple[str, ...], key_count: int):
+    """The SELECT for `_counts`: newest seq per key, then first seq per window (memoised)."""
+    if (pair_keys, key_count) not in _count_queries:
+        columns = [NEWEST_SEQ.format(key=f"k{n}") for n in range(key_count)]
+        columns += [FIRST_SEQ_SINCE.format(key=key, since=f"s{n}")
+                    for n, key in enumerate(pair_keys)]
+        _count_queries[pair_keys, key_count] = text("SELECT " + ", ".join(columns)).bindparams(
+            *(bindparam(f"s{n}", type_=DateTime()) for n in range(len(pair_keys)))
+        )
+    return _count_queries[pair_keys, key_count]
 
 
 def prune() -> int:
@@ -151,8 +186,3 @@ def serialized_writes():
         finally:
             fcntl.flock(_lock_files[path], fcntl.LOCK_UN)
 
-
-def _lock(key: str) -> None:
-    """On PostgreSQL, serialise actions on one key until commit; SQLite's write lock does that."""
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

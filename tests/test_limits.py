@@ -8,10 +8,16 @@ from flask import request
 
 from mailer import create_app
 from mailer.extensions import db
-from mailer.limits import client_ip_key, count, hit, hit_windows, prune
+from mailer.limits import client_ip_key, count, hit, hit_all, hit_windows, prune
 from mailer.models import RateEvent, utcnow
 
 HOUR = timedelta(hours=1)
+
+
+def add_events(key, times):
+    """Store past events of `key`, numbered in time order as the limiter numbers them."""
+    db.session.add_all([RateEvent(key=key, at=at, seq=seq)
+                        for seq, at in enumerate(sorted(times), start=1)])
 
 
 def test_allows_up_to_the_limit_and_does_not_count_refusals(app):
@@ -24,8 +30,8 @@ def test_allows_up_to_the_limit_and_does_not_count_refusals(app):
 
 def test_window_slides(app):
     with app.app_context():
-        db.session.add(RateEvent(key="k", at=utcnow() - HOUR - timedelta(seconds=1)))
-        db.session.add_all([RateEvent(key="k", at=utcnow() - timedelta(minutes=m)) for m in (1, 2)])
+        add_events("k", [utcnow() - HOUR - timedelta(seconds=1),
+                         *(utcnow() - timedelta(minutes=m) for m in (1, 2))])
         db.session.commit()
         assert hit("k", 3, HOUR)
         assert not hit("k", 3, HOUR)
@@ -34,7 +40,7 @@ def test_window_slides(app):
 def test_several_windows_on_one_key(app):
     with app.app_context():
         old = utcnow() - timedelta(hours=2)
-        db.session.add_all([RateEvent(key="ip", at=old) for _ in range(18)])
+        add_events("ip", [old] * 18)
         db.session.commit()
         windows = [(5, HOUR), (20, timedelta(days=1))]
         assert [hit_windows("ip", windows) for _ in range(3)] == [True, True, False]
@@ -66,10 +72,38 @@ def test_concurrent_hits_never_pass_the_limit(app):
     assert results.count(True) == 5
 
 
+def test_a_key_named_twice_counts_twice_and_a_refusal_leaves_earlier_events(app):
+    with app.app_context():
+        assert hit_all([("total", [(3, HOUR)])] * 2) == [True, True]
+        assert hit_all([("total", [(3, HOUR)])] * 2) == [False, False]
+        assert hit("total", 3, HOUR)
+        db.session.commit()
+        assert count("total", HOUR) == 3
+
+
+def test_many_events_count_exactly_in_each_window(app):
+    with app.app_context():
+        now = utcnow()
+        add_events("busy", [now - timedelta(minutes=m) for m in range(0, 600, 2)])  # 300 in 10 h
+        db.session.commit()
+        assert count("busy", HOUR) == 30
+        assert count("busy", timedelta(hours=5)) == 150
+        assert count("busy", timedelta(days=1)) == 300
+
+
+def test_a_clock_set_back_counts_on_from_the_newest_event(app):
+    with app.app_context():
+        add_events("k", [utcnow() + timedelta(minutes=5)] * 2)  # written before the clock went back
+        db.session.commit()
+        assert hit("k", 3, HOUR)
+        assert not hit("k", 3, HOUR)
+        db.session.commit()
+        assert count("k", HOUR) == 3
+
+
 def test_prune_keeps_only_the_longest_window(app):
     with app.app_context():
-        db.session.add_all([RateEvent(key="k", at=utcnow() - timedelta(days=31)),
-                            RateEvent(key="k", at=utcnow() - timedelta(days=29))])
+        add_events("k", [utcnow() - timedelta(days=31), utcnow() - timedelta(days=29)])
         db.session.commit()
         assert prune() == 1
         assert count("k", timedelta(days=60)) == 1

@@ -177,8 +177,8 @@ def test_without_a_mail_server_mail_is_written_as_eml_files(app, tmp_path, caplo
 
 def test_the_worker_prunes_old_rate_events(app, smtp):
     with app.app_context():
-        db.session.add_all([RateEvent(key="k", at=utcnow() - timedelta(days=40)),
-                            RateEvent(key="k", at=utcnow())])
+        db.session.add_all([RateEvent(key="k", at=utcnow() - timedelta(days=40), seq=1),
+                            RateEvent(key="k", at=utcnow(), seq=2)])
         db.session.commit()
         rounds = []
         run_worker(poll_seconds=0, stop=lambda: rounds.append(1) or len(rounds) > 1)

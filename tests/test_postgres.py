@@ -128,3 +128,17 @@ def test_only_one_approved_registration_per_kvk_on_postgres(pg_app):
         db.session.add(approved("Tweede"))
         with pytest.raises(IntegrityError):
             db.session.commit()
+
+
+def test_limits_count_exactly_on_postgres(pg_app):
+    from datetime import timedelta
+
+    from mailer.limits import count, hit, hit_all
+
+    hour = timedelta(hours=1)
+    with pg_app.app_context():
+        assert [hit("k", 3, hour) for _ in range(5)] == [True, True, True, False, False]
+        assert hit_all([("total", [(2, hour)])] * 3) == [False, False, False]
+        db.session.commit()
+        assert count("k", hour) == 3
+        assert count("total", hour) == 0
