@@ -1,10 +1,12 @@
 """Shared fixtures: a built site, a real database file per test, a real SMTP server on 127.0.0.1."""
 
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
 from mailer import create_app
 
@@ -139,3 +142,61 @@ def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, "geen CSRF-token op de pagina"
     return match.group(1)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless system Chromium for the session; missing, it skips locally and fails in CI."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} ontbreekt: installeer het Debian-pakket chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(app):
+    """The real app (site and service on one origin) on 127.0.0.1, served from a thread.
+
+    The forms' minimum fill time is off: a browser driven by a test fills a form at once.
+    """
+    app.config.update(INVITE_MIN_SECONDS=0, JOIN_MIN_FILL_SECONDS=0)
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def axe_violations(page) -> list[dict]:
+    """Inject axe-core into the page as it is and run all its default rules."""
+    import axe_core_python
+
+    script = Path(axe_core_python.__file__).parent / "axe.min.js"
+    page.add_script_tag(content=script.read_text(encoding="utf-8"))
+    return json.loads(page.evaluate(
+        "async () => JSON.stringify((await axe.run(document)).violations)"))
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """Axe violations as readable lines: rule, impact, help, and the offending elements."""
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
+        for node in violation["nodes"][:5]:
+            summary = node.get("failureSummary", "").strip().replace("\n", " ")
+            lines.append(f"    {node['target']}: {summary}")
+    return "\n".join(lines)

@@ -1,50 +1,10 @@
 """Join in headless Chromium: the live counter after an approval, and the form's accessibility."""
 
-import json
-import os
-import threading
-from pathlib import Path
-
 import pytest
-from conftest import free_port
+from conftest import axe_violations, describe_violations
 from test_adoptions import count, register_and_confirm
-from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """The system Chromium, headless; missing, it skips locally and fails in CI."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} ontbreekt: installeer het Debian-pakket chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live(app):
-    """The real app (site and service on one origin) on 127.0.0.1, served from a thread."""
-    app.config["JOIN_MIN_FILL_SECONDS"] = 0
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
 
 @pytest.fixture
 def page(browser):
@@ -77,8 +37,6 @@ def test_counter_shows_the_approval_live(app, client, runner, smtp, live, page):
 
 
 def test_form_with_errors_has_no_axe_violations(live, page):
-    import axe_core_python
-
     page.goto(live + "/meedoen/")
     page.fill("#company_name", "Waterbedrijf Voorbeeld")
     page.fill("#kvk", "1234567")
@@ -89,13 +47,8 @@ def test_form_with_errors_has_no_axe_violations(live, page):
     assert page.title().startswith("Fout:")
     assert page.locator(".mailer-field--error").count() >= 5
 
-    script = Path(axe_core_python.__file__).parent / "axe.min.js"
-    page.add_script_tag(content=script.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => JSON.stringify(await axe.run(document))")
-    violations = json.loads(result)["violations"]
-    assert violations == [], "\n".join(
-        f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}" for v in violations
-    )
+    violations = axe_violations(page)
+    assert violations == [], describe_violations(violations)
 
 
 def test_registration_works_in_the_browser(app, live, page, smtp):

@@ -1,50 +1,16 @@
 """The built site in headless Chromium: axe-core finds nothing, and no request leaves the origin."""
 
-import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import axe_violations, describe_violations
 from site_helpers import PAGES, SiteServer, build_site_with_adopters
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WIDTHS = [390, 1280]
 SCHEMES = ["light", "dark"]
 LIVE_COUNT = 4242  # what the stand-in for the service answers on /api/adoptions/count
-
-
-def axe_source() -> str:
-    """The axe-core script shipped with axe-core-python."""
-    import axe_core_python
-
-    return (Path(axe_core_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless system Chromium for this module."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: install the Debian package chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,23 +35,6 @@ def open_page(browser, origin: str, path: str, width: int = 1280, scheme: str = 
     return page, requests, errors
 
 
-def describe(violations: list[dict]) -> str:
-    """Axe violations as readable lines: rule, impact, help, and the offending elements."""
-    lines = []
-    for v in violations:
-        lines.append(f"- {v['id']} ({v['impact']}): {v['help']}")
-        for node in v["nodes"][:5]:
-            summary = node.get("failureSummary", "").strip().replace("\n", " ")
-            lines.append(f"    {node['target']}: {summary}")
-    return "\n".join(lines)
-
-
-def run_axe(page) -> list[dict]:
-    """Inject axe-core and run it with its default rule set (best practices included)."""
-    page.add_script_tag(content=axe_source())
-    return page.evaluate("async () => (await axe.run(document)).violations")
-
-
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("path", [*PAGES, "/404.html"])
@@ -93,8 +42,9 @@ def test_page_passes_axe_and_stays_on_origin(browser, server, path, width, schem
     """Zero axe violations, only same-origin requests and no console errors."""
     page, requests, errors = open_page(browser, server.origin, path, width, scheme)
     try:
-        violations = run_axe(page)
-        assert not violations, f"axe on {path} at {width}px ({scheme}):\n{describe(violations)}"
+        violations = axe_violations(page)
+        where = f"axe on {path} at {width}px ({scheme})"
+        assert not violations, f"{where}:\n{describe_violations(violations)}"
         foreign = [
             url for url in requests
             if urlsplit(url).scheme not in ("data", "blob")
@@ -158,8 +108,9 @@ def test_adopters_list_passes_axe_and_filters_by_sector(browser, adopters_server
     """The filled list passes axe, and choosing a sector shows only that sector's adopters."""
     page, _, errors = open_page(browser, adopters_server.origin, "/deelnemers/", width)
     try:
-        violations = run_axe(page)
-        assert not violations, f"axe on /deelnemers/ with adopters:\n{describe(violations)}"
+        violations = axe_violations(page)
+        where = "axe on /deelnemers/ with adopters"
+        assert not violations, f"{where}:\n{describe_violations(violations)}"
         items = page.locator("li[data-sector]")
         assert items.count() == 2
         page.get_by_label("Toon sector").select_option("Water")

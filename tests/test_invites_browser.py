@@ -1,51 +1,11 @@
 """Tip een collega in headless Chromium: the whole flow with JavaScript off, and axe-core."""
 
-import json
-import os
-import threading
-from pathlib import Path
-
 import pytest
-from conftest import free_port
-from werkzeug.serving import make_server
+from conftest import axe_violations, describe_violations
 
 from mailer.outbox import send_due_mail
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """The system Chromium, headless; missing, it skips locally and fails in CI."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} ontbreekt: installeer het Debian-pakket chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live(app):
-    """The real app (site and service on one origin) on 127.0.0.1, served from a thread."""
-    app.config["INVITE_MIN_SECONDS"] = 0
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
 
 def new_page(browser, javascript: bool):
     """A fresh tab in its own context; collects script errors."""
@@ -64,16 +24,9 @@ def submit(page, name: str) -> None:
 
 
 def assert_no_axe_violations(page) -> None:
-    """Run axe-core on the page as it is."""
-    import axe_core_python
-
-    script = Path(axe_core_python.__file__).parent / "axe.min.js"
-    page.add_script_tag(content=script.read_text(encoding="utf-8"))
-    result = page.evaluate("async () => JSON.stringify(await axe.run(document))")
-    violations = json.loads(result)["violations"]
-    assert violations == [], "\n".join(
-        f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}" for v in violations
-    )
+    """Run axe-core on the page as it is: it must find nothing."""
+    violations = axe_violations(page)
+    assert violations == [], describe_violations(violations)
 
 
 def test_the_whole_flow_works_without_javascript(app, live, browser, smtp):
