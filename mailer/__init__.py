@@ -51,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .adoptions import routes as adoptions
     from .invites import routes as invites
 
+    app.session_interface = api.SessionInterface()
     app.register_blueprint(api.bp)
     app.register_blueprint(invites.bp)
     app.register_blueprint(adoptions.bp)
