@@ -219,9 +219,22 @@ def test_unconfirmed_registrations_are_erased_when_their_link_expires(app, clien
         db.session.commit()
     result = runner.invoke(args=["adoptions", "purge"])
     assert result.exit_code == 0
-    assert "1 onbevestigde aanmelding(en) gewist." in result.output
+    assert "1 aanmelding(en) gewist." in result.output
     with app.app_context():
         assert db.session.scalars(select(Registration.kvk)).all() == ["87654321"]
+
+
+@pytest.mark.parametrize(("days_ago", "kept"), [(29, True), (31, False)])
+def test_rejected_registrations_are_erased_after_30_days(app, runner, days_ago, kept):
+    with app.app_context():
+        db.session.add(Registration(
+            company_name="Afgewezen BV", kvk="11223344", sector="overig", contact_name="A",
+            contact_email="a@voorbeeld.nl", status="rejected", reject_reason="Geen beleid",
+            decided_at=utcnow() - timedelta(days=days_ago)))
+        db.session.commit()
+    assert runner.invoke(args=["adoptions", "purge"]).exit_code == 0
+    with app.app_context():
+        assert (db.session.scalar(select(Registration)) is not None) == kept
 
 
 def test_link_expires_after_48_hours(app, client, smtp):

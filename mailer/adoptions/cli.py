@@ -99,9 +99,9 @@ def import_csv(file):
 @adoptions.command()
 @with_appcontext
 def purge():
-    """Wis onbevestigde aanmeldingen waarvan de link is verlopen (draai dit elk uur)."""
-    erased = registry.purge_unconfirmed()
-    click.echo(f"{erased} onbevestigde aanmelding(en) gewist.")
+    """Wis verlopen onbevestigde en oude afgewezen aanmeldingen (de worker doet dit elk uur)."""
+    erased = registry.purge_expired()
+    click.echo(f"{erased} aanmelding(en) gewist.")
 
 
 @adoptions.command("before-registry")

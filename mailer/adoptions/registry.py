@@ -212,9 +212,17 @@ def confirm(token: str) -> str:
     return state
 
 
-def purge_unconfirmed() -> int:
-    """Erase registrations whose confirmation link expired unused; returns how many went."""
-    erased = _delete_expired()
+def purge_expired() -> int:
+    """Erase registrations the privacy page says we no longer keep; returns how many went.
+
+    Those are unconfirmed ones whose link expired, and rejected ones older than
+    `JOIN_REJECTED_DAYS`: kept that long only to answer questions about the decision.
+    """
+    since = utcnow() - timedelta(days=current_app.config["JOIN_REJECTED_DAYS"])
+    erased = _delete_expired() + db.session.execute(
+        delete(Registration).where(Registration.status == "rejected",
+                                   Registration.decided_at <= since)
+    ).rowcount
     db.session.commit()
     return erased
 
