@@ -45,7 +45,16 @@ def worker(once: bool, poll: float):
     # Finish the mail in hand on SIGTERM or Ctrl-C, then stop: nothing half-done.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
-    run_worker(poll, stop=lambda: bool(stopping))
+    run_worker(poll, stop=lambda: bool(stopping), hourly=housekeeping)
+
+
+def housekeeping() -> None:
+    """Forget what the privacy page says we no longer keep: old limit counts and registrations."""
+    from .adoptions.registry import purge_expired
+    from .limits import prune
+
+    prune()
+    purge_expired()
 
 
 def register_commands(app: Flask) -> None:

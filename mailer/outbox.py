@@ -22,7 +22,6 @@ from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
-from .limits import prune
 from .models import OutboxMail, utcnow
 from .security import keyed_hash, mask_address
 
@@ -144,13 +143,13 @@ def send_due_mail(now=None) -> dict[str, int]:
     return counts
 
 
-def run_worker(poll_seconds: float = 2.0, stop=lambda: False) -> None:
-    """Send due mail until `stop()` is true, sleeping between empty rounds; prune hourly."""
-    pruned_at = None
+def run_worker(poll_seconds: float = 2.0, stop=lambda: False, hourly=lambda: None) -> None:
+    """Send due mail until `stop()` is true, sleeping between empty rounds; `hourly()` hourly."""
+    hourly_at = None
     while not stop():
-        if pruned_at is None or time.monotonic() - pruned_at > 3600:
-            prune()
-            pruned_at = time.monotonic()
+        if hourly_at is None or time.monotonic() - hourly_at > 3600:
+            hourly()
+            hourly_at = time.monotonic()
         counts = send_due_mail()
         if any(counts.values()):
             log.info("Outbox: %(sent)d verstuurd, %(retried)d later opnieuw, %(failed)d mislukt",

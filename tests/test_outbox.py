@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from conftest import free_port
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailer import create_app
 from mailer.extensions import db
@@ -175,14 +175,22 @@ def test_without_a_mail_server_mail_is_written_as_eml_files(app, tmp_path, caplo
     assert "j***@example.nl" in caplog.text and "jansen@" not in caplog.text
 
 
-def test_the_worker_prunes_old_rate_events(app, smtp):
+def test_the_worker_forgets_old_rate_events_and_expired_registrations(app, smtp):
+    from mailer.cli import housekeeping
+    from mailer.models import Registration
+
     with app.app_context():
         db.session.add_all([RateEvent(key="k", at=utcnow() - timedelta(days=40), seq=1),
                             RateEvent(key="k", at=utcnow(), seq=2)])
+        db.session.add(Registration(
+            company_name="Vergeten BV", kvk="11223344", sector="overig", contact_name="A",
+            contact_email="a@example.nl", token_expires_at=utcnow() - timedelta(hours=1)))
         db.session.commit()
         rounds = []
-        run_worker(poll_seconds=0, stop=lambda: rounds.append(1) or len(rounds) > 1)
+        run_worker(poll_seconds=0, stop=lambda: rounds.append(1) or len(rounds) > 1,
+                   hourly=housekeeping)
         assert count("k", timedelta(days=90)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 0
 
 
 class SlowServer:
