@@ -20,6 +20,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import DateTime, bindparam, delete, text
 
+from . import sql
 from .extensions import db
 from .models import RateEvent, utcnow
 from .security import keyed_hash
@@ -45,33 +46,32 @@ def hit_all(actions: list[tuple[str, list[Window]]]) -> list[bool]:
     """Count several actions in two statements; each is allowed (and counted) or refused (not).
 
     A key named twice counts twice, and is allowed only if all its actions fit. Plain SQL on
-    the session's connection: this runs on every submit, and building ORM statements cost
-    more than running them.
+    the session's cursor (see `sql`): this runs on every submit, inside the write lock.
     """
     now = utcnow()
     keys = sorted({key for key, _ in actions})
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
+    cursor = sql.cursor()
+    if db.session.get_bind().dialect.name == "postgresql":
         for key in keys:
             # Serialise actions on one key until commit; on SQLite the insert's write lock does.
-            connection.execute(ADVISORY_LOCK, {"key": key})
+            sql.execute(cursor, ADVISORY_LOCK, {"key": key})
     # Insert first, then count: on SQLite the insert takes the write lock until the caller's
     # commit, so two processes can never both see room for the last allowed action.
-    connection.execute(INSERT_EVENT, [{"key": key, "at": now} for key, _ in actions])
+    sql.execute_many(cursor, INSERT_EVENT, [{"key": key, "at": now} for key, _ in actions])
     pairs = sorted({(key, period) for key, windows in actions for _, period in windows})
-    newest, counts = _counts(connection, keys, pairs, now)
+    newest, counts = _counts(cursor, keys, pairs, now)
     allowed = [all(counts[key, period] <= limit for limit, period in windows)
                for key, windows in actions]
     for key in {key for (key, _), ok in zip(actions, allowed, strict=True) if not ok}:
         # This call's events of a refused key are the newest ones of that key.
         added = sum(1 for name, _ in actions if name == key)
-        connection.execute(DELETE_NEWEST, {"key": key, "after": newest[key] - added})
+        sql.execute(cursor, DELETE_NEWEST, {"key": key, "after": newest[key] - added})
     return allowed
 
 
 def count(key: str, period: timedelta, now=None) -> int:
     """How many actions `key` has inside the window ending now, without counting one."""
-    _, counts = _counts(db.session.connection(), [key], [(key, period)], now or utcnow())
+    _, counts = _counts(sql.cursor(), [key], [(key, period)], now or utcnow())
     return counts[key, period]
 
 
@@ -90,7 +90,7 @@ FIRST_SEQ_SINCE = ("(SELECT seq FROM rate_event WHERE key = :{key} AND at > :{si
                    "ORDER BY at, seq LIMIT 1)")
 
 
-def _counts(connection, keys: list[str], pairs: list[tuple[str, timedelta]], now) -> tuple:
+def _counts(cursor, keys: list[str], pairs: list[tuple[str, timedelta]], now) -> tuple:
     """Each key's newest `seq`, and each (key, period)'s number of events in its window.
 
     One statement, two index lookups per window whatever the number of events; it is built
@@ -100,7 +100,7 @@ def _counts(connection, keys: list[str], pairs: list[tuple[str, timedelta]], now
     query = _count_query(tuple(key_names[key] for key, _ in pairs), len(keys))
     params = {name: key for key, name in key_names.items()}
     params.update({f"s{n}": now - period for n, (_, period) in enumerate(pairs)})
-    row = connection.execute(query, params).one()
+    row = sql.execute(cursor, query, params).fetchone()
     newest = dict(zip(keys, row[:len(keys)], strict=True))
     counts = {}
     for (key, period), first in zip(pairs, row[len(keys):], strict=True):

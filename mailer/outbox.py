@@ -21,6 +21,7 @@ from flask_mail import Connection, Mail, Message
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
+from . import sql
 from .extensions import db
 from .models import OutboxMail, utcnow
 from .security import keyed_hash, mask_address
@@ -56,18 +57,28 @@ INSERT_MAIL = insert(OutboxMail.__table__).returning(OutboxMail.id)
 def queue_mail(kind: str, to: str, subject: str, template: str,
                headers: dict[str, str] | None = None, **context) -> OutboxMail:
     """Render an email and add it to the outbox; the caller's commit makes it due."""
+    values = outbox_row(kind, to, subject, template, headers, **context)
+    row_id = insert_mail(sql.cursor(), values)
+    return OutboxMail(id=row_id, **values)  # for reading, not changing
+
+
+def outbox_row(kind: str, to: str, subject: str, template: str,
+               headers: dict[str, str] | None = None, **context) -> dict:
+    """The outbox columns of one email, rendered; no database work, so no lock is needed yet."""
     text_body, html_body = render_mail(template, **context)
     domain = urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
     now = utcnow()
-    values = {"kind": kind, "status": "queued", "recipient": to,
-              "recipient_hash": keyed_hash(to), "subject": subject, "text_body": text_body,
-              "html_body": html_body, "headers": headers or None,
-              "message_id": make_msgid(domain=domain), "attempts": 0, "next_attempt_at": now,
-              "created_at": now}
-    # A plain INSERT on the connection of the caller's transaction: the ORM's unit of work cost
-    # more than the insert itself on every submit. The row object is for reading, not changing.
-    row_id = db.session.connection().execute(INSERT_MAIL, values).scalar_one()
-    return OutboxMail(id=row_id, **values)
+    return {"kind": kind, "status": "queued", "recipient": to, "recipient_hash": keyed_hash(to),
+            "subject": subject, "text_body": text_body, "html_body": html_body,
+            "headers": headers or None, "message_id": make_msgid(domain=domain), "attempts": 0,
+            "next_attempt_at": now, "created_at": now}
+
+
+def insert_mail(cursor, values: dict) -> int:
+    """Insert a row made by `outbox_row` in the caller's transaction; returns its id."""
+    # A plain INSERT on the transaction's cursor: the ORM's unit of work, and even
+    # `Connection.execute`, cost more than the insert itself on every submit.
+    return sql.execute(cursor, INSERT_MAIL, values, column_keys=list(values)).fetchone()[0]
 
 
 SMTP_AS_IS = policy.compat32.clone(linesep="\r\n", max_line_length=0)

@@ -7,12 +7,13 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
+from .. import sql
 from ..extensions import db
 from ..limits import hit_all
 from ..models import OptOut
-from ..outbox import queue_mail, render_mail
+from ..outbox import insert_mail, outbox_row, render_mail
 from ..security import keyed_hash
 
 HOUR = timedelta(hours=1)
@@ -117,43 +118,69 @@ def preview(pending: dict) -> list[dict]:
 
 
 SENT, REPEAT, LIMITED = "sent", "repeat", "limited"
-# Plain SQL, built once: this runs on every submit (see `limits.hit_all`).
-OPTED_OUT = text("SELECT address_hash FROM opt_out WHERE address_hash IN :hashes").bindparams(
-    bindparam("hashes", expanding=True)
-)
 
 
-def queue_invitations(pending: dict, client_key: str) -> str:
-    """Queue the previewed mails in the caller's transaction; says SENT, REPEAT or LIMITED.
+def invitation_rows(pending: dict) -> list[dict]:
+    """Each colleague's outbox row, rendered: all the CPU work of a submit, done before the lock.
+
+    Every writer waits for the one holding the write lock, so keyed hashes, opt-out links and
+    both bodies are made here, for every colleague, even one that turns out to be skipped.
+    """
+    rows = []
+    for address in pending["to"]:
+        mail = invitation(pending, address)
+        row = outbox_row("invitation", address, mail["subject"], "invitation",
+                         headers=mail["headers"], **mail["context"])
+        row["domain_hash"] = keyed_hash(address.rpartition("@")[2], "domain")
+        rows.append(row)
+    return rows
+
+
+def queue_invitations(pending: dict, rows: list[dict], client_key: str) -> str:
+    """Queue the rows of `invitation_rows` in the caller's transaction; SENT, REPEAT or LIMITED.
 
     Opted-out colleagues and a colleague tipped in the last 30 days are skipped without a word,
     and a preview sent twice is a REPEAT: telling the sender would reveal something about the
     colleague. LIMITED (the sender must wait) and REPEAT leave counted events for a rollback.
+    Only SQL runs here: the caller holds the write lock.
     """
     config = current_app.config
-    hashes = {address: keyed_hash(address) for address in pending["to"]}
-    opted_out = set(db.session.connection().scalars(OPTED_OUT, {"hashes": list(hashes.values())}))
-    candidates = [address for address, digest in hashes.items() if digest not in opted_out]
+    cursor = sql.cursor()
+    hashes = [row["recipient_hash"] for row in rows]
+    opted_out = {digest for digest, in sql.execute(cursor, _opted_out_query(len(hashes)),
+                                                    {f"h{n}": h for n, h in enumerate(hashes)})}
+    candidates = [row for row in rows if row["recipient_hash"] not in opted_out]
     repeat = [(1, timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"]))]
     once, ip, *fresh = hit_all([
         (f"invite-once:{pending['nonce']}", [(1, DAY)]),
         (f"invite-ip:{client_key}", [(config["INVITE_LIMIT_IP_HOUR"], HOUR),
                                      (config["INVITE_LIMIT_IP_DAY"], DAY)]),
-        *[(f"invite-to:{hashes[address]}", repeat) for address in candidates],
+        *[(f"invite-to:{row['recipient_hash']}", repeat) for row in candidates],
     ])
     if not once:
         return REPEAT
     if not ip:
         return LIMITED
-    recipients = [address for address, ok in zip(candidates, fresh, strict=True) if ok]
+    recipients = [row for row, ok in zip(candidates, fresh, strict=True) if ok]
     if recipients and not all(hit_all([
-        *[(f"invite-domain:{keyed_hash(address.rpartition('@')[2], 'domain')}",
-           [(config["INVITE_LIMIT_DOMAIN_DAY"], DAY)]) for address in recipients],
+        *[(f"invite-domain:{row['domain_hash']}", [(config["INVITE_LIMIT_DOMAIN_DAY"], DAY)])
+          for row in recipients],
         *[("invite-total", [(config["INVITE_LIMIT_TOTAL_DAY"], DAY)])] * len(recipients),
     ])):
         return LIMITED
-    for address in recipients:
-        mail = invitation(pending, address)
-        queue_mail("invitation", address, mail["subject"], "invitation",
-                   headers=mail["headers"], **mail["context"])
+    for row in recipients:
+        insert_mail(cursor, {key: value for key, value in row.items() if key != "domain_hash"})
     return SENT
+
+
+_opted_out_queries: dict = {}
+
+
+def _opted_out_query(count: int):
+    """SELECT the opted-out ones among `count` address hashes (memoised per count, 1 to 3)."""
+    if count not in _opted_out_queries:
+        names = ", ".join(f":h{n}" for n in range(count))
+        _opted_out_queries[count] = text(
+            f"SELECT address_hash FROM opt_out WHERE address_hash IN ({names})"
+        )
+    return _opted_out_queries[count]

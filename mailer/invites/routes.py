@@ -9,6 +9,7 @@ from ..site import render_page
 from .email import (
     LIMITED,
     SENT,
+    invitation_rows,
     load_pending,
     opt_out,
     opted_out_hash,
@@ -94,8 +95,10 @@ def send():
     pending = load_pending(request.form.get("pending"))
     if pending is None:
         return expired()
+    # Everything that needs no database first: writers queue for the lock one at a time.
+    rows, client_key = invitation_rows(pending), client_ip_key(request)
     with serialized_writes():
-        outcome = queue_invitations(pending, client_ip_key(request))
+        outcome = queue_invitations(pending, rows, client_key)
         if outcome == SENT:
             db.session.commit()
         else:
