@@ -69,6 +69,16 @@ def hit_all(actions: list[tuple[str, list[Window]]]) -> list[bool]:
     return allowed
 
 
+def take_back(keys: list[str]) -> None:
+    """Uncount the newest event of each key named (a key named twice loses two).
+
+    For actions `hit_all` allowed that turned out not to happen, in the same transaction.
+    """
+    cursor = sql.cursor()
+    for key in sorted(set(keys)):
+        sql.execute(cursor, DELETE_LAST, {"key": key, "n": keys.count(key)})
+
+
 def count(key: str, period: timedelta, now=None) -> int:
     """How many actions `key` has inside the window ending now, without counting one."""
     _, counts = _counts(sql.cursor(), [key], [(key, period)], now or utcnow())
@@ -85,6 +95,10 @@ INSERT_EVENT = text(
     "AS newest"
 ).bindparams(bindparam("at", type_=DateTime()))
 DELETE_NEWEST = text("DELETE FROM rate_event WHERE key = :key AND seq > :after")
+DELETE_LAST = text(
+    "DELETE FROM rate_event WHERE key = :key AND seq > (SELECT seq FROM rate_event "
+    "WHERE key = :key ORDER BY at DESC, seq DESC LIMIT 1) - :n"
+)
 NEWEST_SEQ = "(SELECT seq FROM rate_event WHERE key = :{key} ORDER BY at DESC, seq DESC LIMIT 1)"
 FIRST_SEQ_SINCE = ("(SELECT seq FROM rate_event WHERE key = :{key} AND at > :{since} "
                    "ORDER BY at, seq LIMIT 1)")

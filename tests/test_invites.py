@@ -295,6 +295,17 @@ def test_daily_limits_answer_try_later(app, client, setting, limit):
     assert queued(app) == limit
 
 
+@pytest.mark.parametrize("setting", ["INVITE_LIMIT_DOMAIN_DAY", "INVITE_LIMIT_TOTAL_DAY"])
+def test_a_colleague_tipped_recently_does_not_count_for_domain_or_total(app, client, setting):
+    app.config[setting] = 2
+    assert invite(client, collega_1="a@example.nl").status_code == 303
+    again = invite(client, voornaam="Karin", collega_1="a@example.nl", collega_2="b@example.nl")
+    assert again.status_code == 303  # a is skipped, so only b counts: 2 of 2
+    assert queued(app) == 2
+    assert invite(client, voornaam="Kees", collega_1="c@example.nl").status_code == 429
+    assert queued(app) == 2
+
+
 def test_a_limit_hit_halfway_queues_nothing(app, client):
     app.config["INVITE_LIMIT_DOMAIN_DAY"] = 1
     answer = invite(client, collega_1="a@example.nl", collega_2="b@example.nl")

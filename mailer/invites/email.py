@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from .. import sql
 from ..extensions import db
-from ..limits import hit_all
+from ..limits import hit_all, take_back
 from ..models import OptOut
 from ..outbox import insert_mail, outbox_row, render_mail
 from ..security import keyed_hash
@@ -151,26 +151,49 @@ def queue_invitations(pending: dict, rows: list[dict], client_key: str) -> str:
                                                     {f"h{n}": h for n, h in enumerate(hashes)})}
     candidates = [row for row in rows if row["recipient_hash"] not in opted_out]
     repeat = [(1, timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"]))]
-    once, ip, *fresh = hit_all([
+    # One round for every limit: domain and total assume each candidate gets a mail, which is
+    # almost always so; `_recount_shared` corrects them when a colleague was tipped recently.
+    once, ip, *results = hit_all([
         (f"invite-once:{pending['nonce']}", [(1, DAY)]),
         (f"invite-ip:{client_key}", [(config["INVITE_LIMIT_IP_HOUR"], HOUR),
                                      (config["INVITE_LIMIT_IP_DAY"], DAY)]),
         *[(f"invite-to:{row['recipient_hash']}", repeat) for row in candidates],
+        *_shared_limits(candidates),
     ])
     if not once:
         return REPEAT
     if not ip:
         return LIMITED
+    fresh, shared = results[:len(candidates)], results[len(candidates):]
     recipients = [row for row, ok in zip(candidates, fresh, strict=True) if ok]
-    if recipients and not all(hit_all([
-        *[(f"invite-domain:{row['domain_hash']}", [(config["INVITE_LIMIT_DOMAIN_DAY"], DAY)])
-          for row in recipients],
-        *[("invite-total", [(config["INVITE_LIMIT_TOTAL_DAY"], DAY)])] * len(recipients),
-    ])):
+    if len(recipients) < len(candidates):
+        shared = _recount_shared(candidates, shared, recipients)
+    if not all(shared):
         return LIMITED
     for row in recipients:
         insert_mail(cursor, {key: value for key, value in row.items() if key != "domain_hash"})
     return SENT
+
+
+def _shared_limits(rows: list[dict]) -> list:
+    """The domain and daily-total limits, one action each per colleague in `rows`."""
+    config = current_app.config
+    return [
+        *[(f"invite-domain:{row['domain_hash']}", [(config["INVITE_LIMIT_DOMAIN_DAY"], DAY)])
+          for row in rows],
+        *[("invite-total", [(config["INVITE_LIMIT_TOTAL_DAY"], DAY)])] * len(rows),
+    ]
+
+
+def _recount_shared(candidates: list[dict], shared: list[bool], recipients: list[dict]) -> list:
+    """Domain and total again, for the colleagues who really get a mail; their verdicts.
+
+    A colleague tipped recently gets none and must not count: this call's counted events go
+    (refused ones were never kept), then only the recipients are counted.
+    """
+    counted = [key for (key, _), ok in zip(_shared_limits(candidates), shared, strict=True) if ok]
+    take_back(counted)
+    return hit_all(_shared_limits(recipients)) if recipients else []
 
 
 _opted_out_queries: dict = {}
