@@ -42,15 +42,16 @@ def hit_windows(key: str, windows: list[Window]) -> bool:
     return hit_all([(key, windows)])[0]
 
 
-def hit_all(actions: list[tuple[str, list[Window]]]) -> list[bool]:
+def hit_all(actions: list[tuple[str, list[Window]]], cursor=None) -> list[bool]:
     """Count several actions in two statements; each is allowed (and counted) or refused (not).
 
     A key named twice counts twice, and is allowed only if all its actions fit. Plain SQL on
-    the session's cursor (see `sql`): this runs on every submit, inside the write lock.
+    the session's cursor (see `sql`): this runs on every submit, inside the write lock, and a
+    caller that has the cursor already passes it (asking the session for it costs more).
     """
     now = utcnow()
     keys = sorted({key for key, _ in actions})
-    cursor = sql.cursor()
+    cursor = cursor or sql.cursor()
     if db.session.get_bind().dialect.name == "postgresql":
         for key in keys:
             # Serialise actions on one key until commit; on SQLite the insert's write lock does.

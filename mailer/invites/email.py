@@ -159,7 +159,7 @@ def queue_invitations(pending: dict, rows: list[dict], client_key: str) -> str:
                                      (config["INVITE_LIMIT_IP_DAY"], DAY)]),
         *[(f"invite-to:{row['recipient_hash']}", repeat) for row in candidates],
         *_shared_limits(candidates),
-    ])
+    ], cursor)
     if not once:
         return REPEAT
     if not ip:
