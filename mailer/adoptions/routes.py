@@ -1,12 +1,10 @@
 """Pages of the Join flow: /meedoen/, its confirmation link, and the adopters' badges."""
 
-import time
-
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
-from itsdangerous import BadData, URLSafeSerializer
 
+from ..bot_traps import refuse_hasty, seconds_since_start, sign_started
 from ..limits import client_ip_key
 from ..site import render_page
 from . import DEFAULTS, registry
@@ -30,7 +28,7 @@ class ConfirmForm(FlaskForm):
 def register_form():
     """The registration form."""
     form = RegistrationForm()
-    form.started.data = _stamp()
+    form.started.data = sign_started("join")
     return _form_page(form)
 
 
@@ -42,15 +40,8 @@ def register():
         # Only a bot fills a field people cannot see: it gets the usual answer and no mail.
         return redirect(url_for(".sent"), 303)
     valid = form.validate()
-    elapsed = _seconds_since(form.started.data)
-    if elapsed is None:
-        form.started.data = _stamp()
-        form.form_errors.append("Het formulier was niet compleet. Controleer de gegevens en "
-                                "verstuur het opnieuw.")
-        valid = False
-    elif elapsed < current_app.config["JOIN_MIN_FILL_SECONDS"]:
-        form.form_errors.append("Dat ging erg snel. Controleer de gegevens en verstuur het "
-                                "formulier opnieuw.")
+    if refuse_hasty(form, "join", current_app.config["JOIN_MIN_FILL_SECONDS"],
+                    "verstuur het formulier opnieuw"):
         valid = False
     if not valid:
         return _form_page(form, status=400)
@@ -70,8 +61,8 @@ def expired_form(error):
         form = RegistrationForm()
         form.validate()
         form.csrf_token.errors = []
-        if _seconds_since(form.started.data) is None:
-            form.started.data = _stamp()
+        if seconds_since_start("join", form.started.data) is None:
+            form.started.data = sign_started("join")
         form.form_errors.append("Het formulier was verlopen. Controleer de gegevens en verstuur "
                                 "het opnieuw.")
         return _form_page(form, status=400)
@@ -151,24 +142,6 @@ def _private(page):
     response = current_app.make_response((html, status))
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _serializer() -> URLSafeSerializer:
-    """Signs the time the form was shown, so a bot cannot pretend it took its time."""
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="join-form-started")
-
-
-def _stamp() -> str:
-    """The signed current time, for the form's hidden `started` field."""
-    return _serializer().dumps(int(time.time()))
-
-
-def _seconds_since(stamp: str | None) -> float | None:
-    """Seconds since the form was shown, or None when the stamp is missing or forged."""
-    try:
-        return time.time() - float(_serializer().loads(stamp or ""))
-    except (BadData, TypeError, ValueError):
-        return None
 
 
 def _badge_width(name: str) -> int:

@@ -1,12 +1,11 @@
 """The invitation email: what it says, the signed values between preview and send, opting out."""
 
 import secrets
-import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
-from itsdangerous import BadSignature, Signer, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from sqlalchemy import text
 
 from .. import sql
@@ -18,25 +17,6 @@ from ..security import keyed_hash
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-
-
-def sign_started() -> str:
-    """A signed stamp of the moment the form was shown, for the minimum fill time."""
-    return _started_serializer().dumps(time.time())
-
-
-def seconds_since_start(stamp: str | None) -> float | None:
-    """Seconds since the stamp was made, or None if it is missing or forged."""
-    try:
-        started = _started_serializer().loads(stamp or "")
-    except BadSignature:
-        return None
-    return time.time() - started if isinstance(started, int | float) else None
-
-
-def _started_serializer() -> URLSafeSerializer:
-    """The serializer for the form's start stamp."""
-    return URLSafeSerializer(current_app.secret_key, salt="invite-started")
 
 
 def sign_pending(pending: dict, started: str | None) -> str:

@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
+from ..bot_traps import refuse_hasty, sign_started
 from ..extensions import csrf, db
 from ..limits import client_ip_key, serialized_writes
 from ..site import render_page
@@ -15,9 +16,7 @@ from .email import (
     opted_out_hash,
     preview,
     queue_invitations,
-    seconds_since_start,
     sign_pending,
-    sign_started,
 )
 from .forms import InviteForm
 
@@ -46,7 +45,7 @@ def set_defaults(state):
 @bp.get("/tip-een-collega/")
 def form():
     """Show the empty form, stamped with the moment it was shown."""
-    invite = InviteForm(formdata=None, started=sign_started())
+    invite = InviteForm(formdata=None, started=sign_started("invite"))
     return render_form(invite)
 
 
@@ -58,15 +57,8 @@ def check():
         # Only a bot fills a field people cannot see: it gets the thank-you page and no mail.
         return redirect(url_for("invites.sent"), 303)
     valid = invite.validate_on_submit()
-    elapsed = seconds_since_start(invite.started.data)
-    if elapsed is None:
-        invite.started.data = sign_started()
-        invite.form_errors.append("Het formulier was niet compleet. Kies nog een keer voor "
-                                  "‘Bekijk de e-mail’.")
-        valid = False
-    elif elapsed < current_app.config["INVITE_MIN_SECONDS"]:
-        invite.form_errors.append("Dat ging erg snel. Controleer uw gegevens en kies nog een keer "
-                                  "voor ‘Bekijk de e-mail’.")
+    if refuse_hasty(invite, "invite", current_app.config["INVITE_MIN_SECONDS"],
+                    "kies nog een keer voor ‘Bekijk de e-mail’"):
         valid = False
     if not valid:
         return render_form(invite)
@@ -83,7 +75,7 @@ def edit():
     if pending is None:
         return expired()
     data = {"voornaam": pending["voornaam"], "achternaam": pending["achternaam"],
-            "started": pending["started"] or sign_started()}
+            "started": pending["started"] or sign_started("invite")}
     for number, address in enumerate(pending["to"], start=1):
         data[f"collega_{number}"] = address
     return render_form(InviteForm(formdata=None, data=data))
@@ -152,7 +144,7 @@ def render_form(invite: InviteForm, status: int = 200):
 
 def expired():
     """The form again, empty, with a message that the earlier one can no longer be used."""
-    invite = InviteForm(formdata=None, started=sign_started())
+    invite = InviteForm(formdata=None, started=sign_started("invite"))
     invite.form_errors.append("Uw formulier is verlopen. Vul het opnieuw in. Er is nog niets "
                               "verstuurd.")
     return render_form(invite, status=400)
