@@ -20,7 +20,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -86,60 +87,16 @@ def insert_adopters(path: Path, number: int) -> None:
     connection.close()
 
 
-class Gunicorn:
-    """A gunicorn server for one app on a free port of 127.0.0.1."""
-
-    def __init__(self, app: str, env: dict, settings: list[str]):
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *settings, "--bind", f"127.0.0.1:{self.port}",
-             "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app],
-            cwd=ROOT, env={**os.environ, **env},
-        )
-
-    def __enter__(self):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                self.get()
-                return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn start niet")
-
-    def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-    def cpu_seconds(self) -> float:
-        """CPU time used so far by gunicorn and its workers (Linux /proc), 0 where unknown."""
-        pids = [self.process.pid]
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == self.process.pid:  # the parent's pid
-                pids.append(int(stat.parent.name))
-        total = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
-        return total / os.sysconf("SC_CLK_TCK")
-
-    def get(self) -> dict:
-        """One request to the count path; the JSON answer."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            connection.request("GET", PATH)
-            response = connection.getresponse()
-            assert response.status == 200, response.status
-            return json.loads(response.read())
-        finally:
-            connection.close()
+def get(port: int) -> dict:
+    """One request to the count path; the JSON answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", PATH)
+        response = connection.getresponse()
+        assert response.status == 200, response.status
+        return json.loads(response.read())
+    finally:
+        connection.close()
 
 
 def load(port: int, seconds: float, connections: int) -> float:
@@ -194,7 +151,7 @@ def measure(label: str, env: dict, expected: int, args) -> float:
     settings = gunicorn_settings(args.threads)
     with (Gunicorn("api:bare_app()", {}, settings) as bare,
           Gunicorn("mailer:create_app()", env, settings) as ours):
-        got = ours.get()["count"]
+        got = get(ours.port)["count"]
         assert got == expected, f"telling {got}, verwacht {expected}"
         for server in (bare, ours):  # warm up: imports, connections, the first count
             load(server.port, 1, args.connections)
@@ -243,15 +200,6 @@ def main() -> int:
         ratios.append(measure(f"{args.adopters:,} deelnemers".replace(",", "."), env,
                               25 + args.adopters, args))
     return 0 if min(ratios) >= TARGET else 1
-
-
-def _free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -17,15 +17,14 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlencode
+
+from servers import Gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,34 +98,6 @@ def prepare(path: Path, count: int) -> str:
     return uri
 
 
-class Gunicorn:
-    """A gunicorn server for one app on a free port of 127.0.0.1."""
-
-    def __init__(self, app: str, env: dict):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{self.port}",
-             "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app],
-            cwd=ROOT, env={**os.environ, **env},
-        )
-
-    def __enter__(self):
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn start niet")
-
-    def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-
 def load(port: int, seconds: float, connections: int, bodies: Path, offset: int) -> tuple:
     """Requests per second and p99 latency (ms) under `wrk`; fails on any error answer."""
     script = bodies.parent / "post.lua"
@@ -177,8 +148,8 @@ def main() -> int:
         env = {"MAILER_SQLALCHEMY_DATABASE_URI": uri, "MAILER_SECRET_KEY": "bench",
                "MAILER_SITE_DIR": tmp, "MAILER_WTF_CSRF_ENABLED": "false",
                "MAILER_TRUSTED_PROXIES": "1", **RAISED}
-        bare_server = Gunicorn("invites:bare_app()", {})
-        ours_server = Gunicorn("mailer:create_app()", env)
+        bare_server = Gunicorn("invites:bare_app()", {}, GUNICORN)
+        ours_server = Gunicorn("mailer:create_app()", env, GUNICORN)
         region = args.bodies // (args.rounds + 1)  # each round its own, never-sent previews
         with bare_server as bare, ours_server as ours:
             load(bare.port, 1, args.connections, bodies, 0)  # warm up
