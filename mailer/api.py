@@ -71,6 +71,8 @@ def _public(response):
     return response.make_conditional(request)
 
 
+_IF_NONE_MATCH = [{"name": "If-None-Match", "in": "header", "required": False,
+                   "schema": {"type": "string"}}]
 _NOT_MODIFIED = {"description": "Niet gewijzigd sinds de ETag in If-None-Match."}
 _HEADERS = {
     "ETag": {"schema": {"type": "string"}},
@@ -97,8 +99,7 @@ OPENAPI = {
                     "Goedgekeurde aanmeldingen plus de ondernemingen die meededen vóór het "
                     "online register. Kan tot een minuut oud zijn (max-age=60)."
                 ),
-                "parameters": [{"name": "If-None-Match", "in": "header", "required": False,
-                                "schema": {"type": "string"}}],
+                "parameters": _IF_NONE_MATCH,
                 "responses": {
                     "200": {
                         "description": "Het aantal en wanneer het voor het laatst veranderde.",
@@ -117,8 +118,7 @@ OPENAPI = {
                 "operationId": "listAdopters",
                 "summary": "De ondernemingen op de openbare lijst",
                 "description": "Alleen ondernemingen die toestemming gaven; nieuwste eerst.",
-                "parameters": [{"name": "If-None-Match", "in": "header", "required": False,
-                                "schema": {"type": "string"}}],
+                "parameters": _IF_NONE_MATCH,
                 "responses": {
                     "200": {
                         "description": "De openbare lijst.",
