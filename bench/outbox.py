@@ -97,13 +97,18 @@ def queued_parts(app) -> list[dict]:
 
     from mailer.extensions import db
     from mailer.models import OutboxMail
+    from mailer.outbox import render_mail
 
     with app.app_context():
         rows = db.session.scalars(select(OutboxMail).where(OutboxMail.status == "queued")
                                   .order_by(OutboxMail.id)).all()
-        return [{"from": app.config["MAIL_DEFAULT_SENDER"], "to": row.recipient,
-                 "subject": row.subject, "headers": row.headers, "text": row.text_body,
-                 "html": row.html_body, "message_id": row.message_id} for row in rows]
+        parts = []
+        for row in rows:
+            text, html = render_mail(row.template, **row.context)
+            parts.append({"from": app.config["MAIL_DEFAULT_SENDER"], "to": row.recipient,
+                          "subject": row.subject, "headers": row.headers, "text": text,
+                          "html": html, "message_id": row.message_id})
+        return parts
 
 
 def build(parts: dict) -> EmailMessage:

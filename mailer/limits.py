@@ -10,11 +10,7 @@ are then numbered from the oldest one in it to the newest, so their count is
 (A plain `count(*)` read all of today's events of the global daily key on every submit.)
 """
 
-import fcntl
 import ipaddress
-import os
-import threading
-from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -52,7 +48,7 @@ def hit_all(actions: list[tuple[str, list[Window]]], cursor=None) -> list[bool]:
     now = utcnow()
     keys = sorted({key for key, _ in actions})
     cursor = cursor or sql.cursor()
-    if db.session.get_bind().dialect.name == "postgresql":
+    if sql.dialect_name(cursor) == "postgresql":
         for key in keys:
             # Serialise actions on one key until commit; on SQLite the insert's write lock does.
             sql.execute(cursor, ADVISORY_LOCK, {"key": key})
@@ -70,12 +66,12 @@ def hit_all(actions: list[tuple[str, list[Window]]], cursor=None) -> list[bool]:
     return allowed
 
 
-def take_back(keys: list[str]) -> None:
+def take_back(keys: list[str], cursor=None) -> None:
     """Uncount the newest event of each key named (a key named twice loses two).
 
     For actions `hit_all` allowed that turned out not to happen, in the same transaction.
     """
-    cursor = sql.cursor()
+    cursor = cursor or sql.cursor()
     for key in sorted(set(keys)):
         sql.execute(cursor, DELETE_LAST, {"key": key, "n": keys.count(key)})
 
@@ -174,30 +170,3 @@ def client_ip_key(request) -> str:
         else:
             ip = ipaddress.ip_network(f"{ip}/64", strict=False).network_address
     return keyed_hash(str(ip), "client-ip")
-
-
-_writers = threading.Lock()
-_lock_files: dict[str, int] = {}
-
-
-@contextmanager
-def serialized_writes():
-    """On SQLite, queue writers on a lock file instead of in SQLite's own busy wait.
-
-    SQLite lets one writer in at a time and makes the others poll, sleeping up to 100 ms between
-    tries; under load that idles the database while requests wait. A blocking file lock wakes
-    the next writer the moment the last one commits. On other databases this does nothing.
-    """
-    path = db.engine.url.database if db.engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:":
-        yield
-        return
-    with _writers:
-        if path not in _lock_files:
-            _lock_files[path] = os.open(f"{path}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(_lock_files[path], fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(_lock_files[path], fcntl.LOCK_UN)
-

@@ -22,9 +22,10 @@ class Setting(db.Model):
 
 
 class OutboxMail(db.Model):
-    """A rendered email waiting to be sent, or the anonymous trace of one that was sent or failed.
+    """An email waiting to be sent, or the anonymous trace of one that was sent or failed.
 
-    Once a mail is sent or has finally failed, every personal field (address, subject, bodies,
+    A waiting mail holds its template's name and the values to render it with (`context`).
+    Once it is sent or has finally failed, every personal field (address, subject, context,
     headers) is erased; only the kind, status, counts, times and the keyed recipient hash stay.
     """
 
@@ -34,10 +35,10 @@ class OutboxMail(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sending|sent|failed
     recipient: Mapped[str | None] = mapped_column(String(254))
-    recipient_hash: Mapped[str] = mapped_column(String(64), index=True)
+    recipient_hash: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(255))
-    text_body: Mapped[str | None] = mapped_column(Text)
-    html_body: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict | None] = mapped_column(JSON)
     headers: Mapped[dict | None] = mapped_column(JSON)
     message_id: Mapped[str] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(default=0)

@@ -1,9 +1,11 @@
 """The outbox: every email is stored in the database first and sent by a worker.
 
-`queue_mail` renders an email into the outbox inside the caller's transaction, so a form that
-commits has also, atomically, queued its mail. `send_due_mail` claims due mails, sends them over
-one SMTP connection, retries temporary failures with exponential backoff and records permanent
-ones. A mail is only sent twice if the worker dies between the server's accept and its own commit.
+`queue_mail` stores an email in the outbox inside the caller's transaction, so a form that
+commits has also, atomically, queued its mail. What is stored is the template's name and the
+values it is rendered with; the worker renders it with the same `render_mail` a preview uses.
+`send_due_mail` claims due mails, sends them over one SMTP connection, retries temporary
+failures with exponential backoff and records permanent ones. A mail is only sent twice if
+the worker dies between the server's accept and its own commit.
 """
 
 import logging
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_mail import Connection, Mail, Message
+from jinja2 import TemplateError
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
@@ -56,7 +59,11 @@ INSERT_MAIL = insert(OutboxMail.__table__).returning(OutboxMail.id)
 
 def queue_mail(kind: str, to: str, subject: str, template: str,
                headers: dict[str, str] | None = None, **context) -> OutboxMail:
-    """Render an email and add it to the outbox; the caller's commit makes it due."""
+    """Add an email to the outbox; the caller's commit makes it due.
+
+    `context` holds the template's values and is stored as JSON, so it takes plain values
+    (strings, numbers, lists, dicts), not database objects.
+    """
     values = outbox_row(kind, to, subject, template, headers, **context)
     row_id = insert_mail(sql.cursor(), values)
     return OutboxMail(id=row_id, **values)  # for reading, not changing
@@ -64,12 +71,15 @@ def queue_mail(kind: str, to: str, subject: str, template: str,
 
 def outbox_row(kind: str, to: str, subject: str, template: str,
                headers: dict[str, str] | None = None, **context) -> dict:
-    """The outbox columns of one email, rendered; no database work, so no lock is needed yet."""
-    text_body, html_body = render_mail(template, **context)
+    """The outbox columns of one email; no database work, so no lock is needed yet.
+
+    Rendering waits for the worker: it costs more than the rest of a submit, and a row of
+    values is a fraction of the size of two rendered bodies.
+    """
     domain = urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
     now = utcnow()
     return {"kind": kind, "status": "queued", "recipient": to, "recipient_hash": keyed_hash(to),
-            "subject": subject, "text_body": text_body, "html_body": html_body,
+            "subject": subject, "template": template, "context": context,
             "headers": headers or None, "message_id": make_msgid(domain=domain), "attempts": 0,
             "next_attempt_at": now, "created_at": now}
 
@@ -102,12 +112,16 @@ class OutboxMessage(Message):
 
 
 def build_message(row) -> Message:
-    """The Flask-Mail message for an outbox row (or a row of its columns)."""
+    """The Flask-Mail message for an outbox row (or a row of its columns), rendered now."""
+    try:
+        text_body, html_body = render_mail(row.template, **(row.context or {}))
+    except TemplateError as error:
+        raise PermanentFailure(f"sjabloon {row.template}: {error}"[:255]) from error
     message = OutboxMessage(
         subject=row.subject,
         recipients=[row.recipient],
-        body=row.text_body,
-        html=row.html_body,
+        body=text_body,
+        html=html_body,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         extra_headers=dict(row.headers or {}),
         charset="utf-8",
@@ -189,7 +203,7 @@ def _claim_batch(now) -> list:
         .values(status="sending",
                 locked_until=now + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"]))
         .returning(OutboxMail.id, OutboxMail.recipient, OutboxMail.subject,
-                   OutboxMail.text_body, OutboxMail.html_body, OutboxMail.headers,
+                   OutboxMail.template, OutboxMail.context, OutboxMail.headers,
                    OutboxMail.message_id, OutboxMail.attempts)
         .execution_options(synchronize_session=False)
     ).all()
@@ -234,7 +248,7 @@ def _finish(row_id: int, status: str, error: str | None = None, **values) -> Non
         update(OutboxMail).where(OutboxMail.id == row_id)
         .values(status=status, finished_at=utcnow(), locked_until=None,
                 last_error=error[:255] if error else None, recipient=None, subject=None,
-                text_body=None, html_body=None, headers=None, **values)
+                context=None, headers=None, **values)
         .execution_options(synchronize_session=False)
     )
 

@@ -1,11 +1,11 @@
-"""Plain SQL for the hot paths: compiled once per database, run on the session's own cursor.
+"""Plain SQL for the hot paths: compiled once per database, run on a DBAPI cursor.
 
 `Connection.execute` spends more time on bookkeeping (an execution context, a result object,
 parameter processing) than SQLite spends running the small statements of a submit, and on
 a submit all of that happened while holding the write lock. Here a statement is compiled
 once for the dialect, its parameters are converted by the same bind processors SQLAlchemy
-would use (datetimes on SQLite, JSON), and it runs on the DBAPI cursor of the session's
-transaction: the session's commit or rollback still decides.
+would use (datetimes on SQLite, JSON), and it runs on a DBAPI cursor inside a transaction
+that someone else commits: the session's (`cursor()`) or a shared write's (`writes.write`).
 """
 
 from sqlalchemy.sql import ClauseElement
@@ -19,22 +19,38 @@ class Prepared:
     def __init__(self, statement: ClauseElement, dialect, column_keys=None):
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.sql = str(compiled)
-        # qmark drivers (sqlite3) take a tuple in this order; named ones (psycopg) a dict.
-        self.order = compiled.positiontup
-        self.convert = {}
+        converters = {}
         for name, bind in compiled.binds.items():
             processor = bind.type._cached_bind_processor(dialect)
             if processor is not None:
-                self.convert[name] = processor
+                converters[name] = _last_one_kept(processor)
+        # qmark drivers (sqlite3) take a tuple in this order; named ones (psycopg) a dict.
+        self.positional = compiled.positiontup is not None
+        names = compiled.positiontup if self.positional else list(compiled.binds)
+        self.fields = [(name, converters.get(name)) for name in names]
 
     def params(self, values: dict):
         """The driver's parameters for `values`, converted as SQLAlchemy would."""
-        if self.convert:
-            values = {**values, **{name: convert(values[name])
-                                   for name, convert in self.convert.items() if name in values}}
-        if self.order is None:
-            return values
-        return tuple(values[name] for name in self.order)
+        if self.positional:
+            return tuple(values[name] if convert is None else convert(values[name])
+                         for name, convert in self.fields)
+        return {name: values[name] if convert is None else convert(values[name])
+                for name, convert in self.fields if name in values}
+
+
+def _last_one_kept(convert):
+    """`convert`, remembering its last answer: a submit passes the same `now` many times."""
+    last = (object(), None)
+
+    def converted(value):
+        nonlocal last
+        seen, answer = last
+        if value is not seen:
+            answer = convert(value)
+            last = (value, answer)  # one assignment: another thread sees the old pair or this
+        return answer
+
+    return converted
 
 
 _prepared: dict = {}
@@ -45,23 +61,32 @@ def cursor():
     return db.session.connection().connection.cursor()
 
 
-def prepare(statement: ClauseElement, column_keys=None) -> Prepared:
-    """`statement` compiled for the session's database, once per process."""
-    dialect = db.session.get_bind().dialect
-    key = (statement, dialect.name)
-    if key not in _prepared:
-        _prepared[key] = Prepared(statement, dialect, column_keys)
-    return _prepared[key]
+def prepare(cursor_, statement: ClauseElement, column_keys=None) -> Prepared:
+    """`statement` compiled for the database behind `cursor_`, once per process.
+
+    A process reaches one kind of database through one driver, so the cursor's type tells
+    the dialect without asking the app for its engine on every statement.
+    """
+    key = (statement, type(cursor_))
+    prepared = _prepared.get(key)
+    if prepared is None:
+        prepared = _prepared[key] = Prepared(statement, db.engine.dialect, column_keys)
+    return prepared
+
+
+def dialect_name(cursor_) -> str:
+    """"sqlite" or "postgresql": the database behind `cursor_`."""
+    return "sqlite" if type(cursor_).__module__ == "sqlite3" else db.engine.dialect.name
 
 
 def execute(cursor_, statement: ClauseElement, values: dict, column_keys=None):
     """Run `statement` with `values` on `cursor_`; returns the cursor for its rows."""
-    prepared = prepare(statement, column_keys)
+    prepared = prepare(cursor_, statement, column_keys)
     cursor_.execute(prepared.sql, prepared.params(values))
     return cursor_
 
 
 def execute_many(cursor_, statement: ClauseElement, rows: list[dict]) -> None:
     """Run `statement` once per dict in `rows`, in one driver call."""
-    prepared = prepare(statement)
+    prepared = prepare(cursor_, statement)
     cursor_.executemany(prepared.sql, [prepared.params(row) for row in rows])

@@ -60,7 +60,7 @@ def test_a_round_sends_due_mail_once_and_erases_it(app, smtp):
     assert sorted(mail["To"] for mail in smtp.messages) == ["a@example.nl", "b@example.nl"]
     for row in rows(app):
         assert row.status == "sent" and row.finished_at
-        assert row.recipient is row.subject is row.text_body is row.html_body is row.headers is None
+        assert row.recipient is row.subject is row.context is row.headers is None
         assert len(row.recipient_hash) == 64
 
 
@@ -111,7 +111,19 @@ def test_permanent_refusal_fails_at_once_and_is_never_retried(app, smtp):
     assert smtp.messages == []
     for row in rows(app):
         assert row.status == "failed" and row.attempts == 0 and row.last_error == "SMTP 550"
-        assert row.recipient is None and row.text_body is None
+        assert row.recipient is None and row.context is None
+
+
+def test_a_mail_whose_template_is_missing_fails_at_once_and_the_rest_goes(app, smtp):
+    with app.app_context():
+        queue_mail("invitation", "weg@example.nl", "Tip", "bestaat_niet", voornaam="Jan")
+        db.session.commit()
+    queue(app, "b@example.nl")
+    assert round_at(app) == {"sent": 1, "retried": 0, "failed": 1}
+    assert [mail["To"] for mail in smtp.messages] == ["b@example.nl"]
+    broken = rows(app)[0]
+    assert broken.status == "failed" and broken.last_error.startswith("sjabloon bestaat_niet")
+    assert broken.recipient is None and broken.context is None
 
 
 def test_a_dropped_connection_hands_the_rest_of_the_batch_back(app, smtp):

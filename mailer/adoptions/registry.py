@@ -185,10 +185,17 @@ def register(data: dict, client_key: str) -> bool:
     site = config["SITE_URL"]
     queue_mail("adoption_confirmation", registration.contact_email,
                "Bevestig de aanmelding van uw onderneming", "adoption_confirmation",
-               registration=registration, confirm_url=f"{site}/meedoen/bevestigen/{token}",
+               registration=mail_fields(registration),
+               confirm_url=f"{site}/meedoen/bevestigen/{token}",
                hours=config["JOIN_TOKEN_HOURS"], sector=SECTORS[registration.sector])
     db.session.commit()
     return True
+
+
+def mail_fields(registration: Registration) -> dict:
+    """What the adoption mails show of a registration, as plain values for the outbox."""
+    return {"company_name": registration.company_name, "contact_name": registration.contact_name,
+            "kvk": registration.kvk, "list_publicly": registration.list_publicly}
 
 
 def confirmation_state(token: str) -> str:
@@ -279,7 +286,7 @@ def approve(kvk: str, registration_id: int | None = None) -> Registration:
     badge_url = f"{site}/deelnemers/{registration.slug}/badge.svg"
     queue_mail("adoption_approved", registration.contact_email,
                "Uw onderneming telt mee: aanmelding goedgekeurd", "adoption_approved",
-               registration=registration, list_url=list_url, badge_url=badge_url,
+               registration=mail_fields(registration), list_url=list_url, badge_url=badge_url,
                badge_alt=badge_alt(registration.company_name),
                snippet=badge_snippet(registration.company_name, list_url, badge_url))
     try:
@@ -302,7 +309,7 @@ def reject(kvk: str, reason: str, registration_id: int | None = None) -> Registr
     registration.reject_reason = reason
     queue_mail("adoption_rejected", registration.contact_email,
                "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
-               registration=registration, reason=reason)
+               registration=mail_fields(registration), reason=reason)
     db.session.commit()
     return registration
 

@@ -101,10 +101,11 @@ SENT, REPEAT, LIMITED = "sent", "repeat", "limited"
 
 
 def invitation_rows(pending: dict) -> list[dict]:
-    """Each colleague's outbox row, rendered: all the CPU work of a submit, done before the lock.
+    """Each colleague's outbox row: the work of a submit that needs no database.
 
-    Every writer waits for the one holding the write lock, so keyed hashes, opt-out links and
-    both bodies are made here, for every colleague, even one that turns out to be skipped.
+    Writes share one transaction (`writes.write`), so keyed hashes and opt-out links are made
+    here, before it, for every colleague, even one that turns out to be skipped. The worker
+    renders the mail from the same values `preview` renders it from.
     """
     rows = []
     for address in pending["to"]:
@@ -116,16 +117,15 @@ def invitation_rows(pending: dict) -> list[dict]:
     return rows
 
 
-def queue_invitations(pending: dict, rows: list[dict], client_key: str) -> str:
-    """Queue the rows of `invitation_rows` in the caller's transaction; SENT, REPEAT or LIMITED.
+def queue_invitations(pending: dict, rows: list[dict], client_key: str, cursor) -> str:
+    """Queue the rows of `invitation_rows` on `cursor`'s transaction; SENT, REPEAT or LIMITED.
 
     Opted-out colleagues and a colleague tipped in the last 30 days are skipped without a word,
     and a preview sent twice is a REPEAT: telling the sender would reveal something about the
     colleague. LIMITED (the sender must wait) and REPEAT leave counted events for a rollback.
-    Only SQL runs here: the caller holds the write lock.
+    Only SQL runs here: it runs inside the shared write transaction (`writes.write`).
     """
     config = current_app.config
-    cursor = sql.cursor()
     hashes = [row["recipient_hash"] for row in rows]
     opted_out = {digest for digest, in sql.execute(cursor, _opted_out_query(len(hashes)),
                                                     {f"h{n}": h for n, h in enumerate(hashes)})}
@@ -147,7 +147,7 @@ def queue_invitations(pending: dict, rows: list[dict], client_key: str) -> str:
     fresh, shared = results[:len(candidates)], results[len(candidates):]
     recipients = [row for row, ok in zip(candidates, fresh, strict=True) if ok]
     if len(recipients) < len(candidates):
-        shared = _recount_shared(candidates, shared, recipients)
+        shared = _recount_shared(candidates, shared, recipients, cursor)
     if not all(shared):
         return LIMITED
     for row in recipients:
@@ -165,15 +165,16 @@ def _shared_limits(rows: list[dict]) -> list:
     ]
 
 
-def _recount_shared(candidates: list[dict], shared: list[bool], recipients: list[dict]) -> list:
+def _recount_shared(candidates: list[dict], shared: list[bool], recipients: list[dict],
+                    cursor) -> list:
     """Domain and total again, for the colleagues who really get a mail; their verdicts.
 
     A colleague tipped recently gets none and must not count: this call's counted events go
     (refused ones were never kept), then only the recipients are counted.
     """
     counted = [key for (key, _), ok in zip(_shared_limits(candidates), shared, strict=True) if ok]
-    take_back(counted)
-    return hit_all(_shared_limits(recipients)) if recipients else []
+    take_back(counted, cursor)
+    return hit_all(_shared_limits(recipients), cursor) if recipients else []
 
 
 _opted_out_queries: dict = {}

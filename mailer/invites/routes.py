@@ -5,8 +5,9 @@ from flask_wtf.csrf import CSRFError
 
 from ..bot_traps import refuse_hasty, sign_started
 from ..extensions import csrf, db
-from ..limits import client_ip_key, serialized_writes
+from ..limits import client_ip_key
 from ..site import render_page
+from ..writes import write
 from .email import (
     LIMITED,
     SENT,
@@ -87,14 +88,10 @@ def send():
     pending = load_pending(request.form.get("pending"))
     if pending is None:
         return expired()
-    # Everything that needs no database first: writers queue for the lock one at a time.
+    # Everything that needs no database first: the shared write transaction runs only SQL.
     rows, client_key = invitation_rows(pending), client_ip_key(request)
-    with serialized_writes():
-        outcome = queue_invitations(pending, rows, client_key)
-        if outcome == SENT:
-            db.session.commit()
-        else:
-            db.session.rollback()
+    outcome = write(lambda cursor: queue_invitations(pending, rows, client_key, cursor),
+                    keep=lambda outcome: outcome == SENT)
     if outcome == LIMITED:
         return limited()
     return redirect(url_for("invites.sent"), 303)
