@@ -12,6 +12,7 @@ are then numbered from the oldest one in it to the newest, so their count is
 
 import ipaddress
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import DateTime, bindparam, delete, text
@@ -66,6 +67,27 @@ def hit_all(actions: list[tuple[str, list[Window]]], cursor=None) -> list[bool]:
     return allowed
 
 
+def hit_together(actions: list[tuple[str, list[Window]]], cursor, now) -> bool:
+    """Count a batch of actions in two statements: True if every one of them fits.
+
+    For the shared write transaction on SQLite (`writes`), however many submits it holds.
+    Every event is inserted in order, so the events of one key in this batch are that key's
+    newest ones; walking back from the newest, each action is judged by the count it would
+    have seen had the batch run one by one. False leaves the events in place: the caller
+    rolls back and runs the batch one by one, with `hit_all` (refusals are rare).
+    """
+    sql.execute_many(cursor, INSERT_EVENT, [{"key": key, "at": now} for key, _ in actions])
+    keys = sorted({key for key, _ in actions})
+    pairs = sorted({(key, period) for key, windows in actions for _, period in windows})
+    _, counts = _counts(cursor, keys, pairs, now)
+    later = dict.fromkeys(keys, 0)  # events of the key after this one in the batch
+    for key, windows in reversed(actions):
+        if any(counts[key, period] - later[key] > limit for limit, period in windows):
+            return False
+        later[key] += 1
+    return True
+
+
 def take_back(keys: list[str], cursor=None) -> None:
     """Uncount the newest event of each key named (a key named twice loses two).
 
@@ -104,14 +126,13 @@ FIRST_SEQ_SINCE = ("(SELECT seq FROM rate_event WHERE key = :{key} AND at > :{si
 def _counts(cursor, keys: list[str], pairs: list[tuple[str, timedelta]], now) -> tuple:
     """Each key's newest `seq`, and each (key, period)'s number of events in its window.
 
-    One statement, two index lookups per window whatever the number of events; it is built
-    once per shape of `keys` and `pairs`, as the same few shapes come back on every submit.
+    One statement, two index lookups per window whatever the number of events. Its text
+    depends only on how many keys and windows there are, so few texts are ever built.
     """
-    key_names = {key: f"k{n}" for n, key in enumerate(keys)}
-    query = _count_query(tuple(key_names[key] for key, _ in pairs), len(keys))
-    params = {name: key for key, name in key_names.items()}
-    params.update({f"s{n}": now - period for n, (_, period) in enumerate(pairs)})
-    row = sql.execute(cursor, query, params).fetchone()
+    params = {f"k{n}": key for n, key in enumerate(keys)}
+    for n, (key, period) in enumerate(pairs):
+        params[f"p{n}"], params[f"s{n}"] = key, now - period
+    row = sql.execute(cursor, _count_query(len(keys), len(pairs)), params).fetchone()
     newest = dict(zip(keys, row[:len(keys)], strict=True))
     counts = {}
     for (key, period), first in zip(pairs, row[len(keys):], strict=True):
@@ -119,19 +140,14 @@ def _counts(cursor, keys: list[str], pairs: list[tuple[str, timedelta]], now) ->
     return newest, counts
 
 
-_count_queries: dict = {}
-
-
-def _count_query(pair_keys: tuple[str, ...], key_count: int):
-    """The SELECT for `_counts`: newest seq per key, then first seq per window (memoised)."""
-    if (pair_keys, key_count) not in _count_queries:
-        columns = [NEWEST_SEQ.format(key=f"k{n}") for n in range(key_count)]
-        columns += [FIRST_SEQ_SINCE.format(key=key, since=f"s{n}")
-                    for n, key in enumerate(pair_keys)]
-        _count_queries[pair_keys, key_count] = text("SELECT " + ", ".join(columns)).bindparams(
-            *(bindparam(f"s{n}", type_=DateTime()) for n in range(len(pair_keys)))
-        )
-    return _count_queries[pair_keys, key_count]
+@lru_cache(maxsize=256)
+def _count_query(key_count: int, pair_count: int):
+    """The SELECT for `_counts`: newest seq per key, then first seq per window."""
+    columns = [NEWEST_SEQ.format(key=f"k{n}") for n in range(key_count)]
+    columns += [FIRST_SEQ_SINCE.format(key=f"p{n}", since=f"s{n}") for n in range(pair_count)]
+    return text("SELECT " + ", ".join(columns)).bindparams(
+        *(bindparam(f"s{n}", type_=DateTime()) for n in range(pair_count))
+    )
 
 
 def prune() -> int:

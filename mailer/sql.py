@@ -70,6 +70,8 @@ def prepare(cursor_, statement: ClauseElement, column_keys=None) -> Prepared:
     key = (statement, type(cursor_))
     prepared = _prepared.get(key)
     if prepared is None:
+        if len(_prepared) >= 1024:  # statements built per shape come and go; keep this bounded
+            _prepared.clear()
         prepared = _prepared[key] = Prepared(statement, db.engine.dialect, column_keys)
     return prepared
 
@@ -86,7 +88,7 @@ def execute(cursor_, statement: ClauseElement, values: dict, column_keys=None):
     return cursor_
 
 
-def execute_many(cursor_, statement: ClauseElement, rows: list[dict]) -> None:
+def execute_many(cursor_, statement: ClauseElement, rows: list[dict], column_keys=None) -> None:
     """Run `statement` once per dict in `rows`, in one driver call."""
-    prepared = prepare(cursor_, statement)
+    prepared = prepare(cursor_, statement, column_keys)
     cursor_.executemany(prepared.sql, [prepared.params(row) for row in rows])

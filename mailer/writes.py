@@ -2,10 +2,15 @@
 
 SQLite lets one writer in at a time, and beginning and committing a transaction costs more than
 the few inserts of a submit. So a submit hands its write to `write`, as a function of a DBAPI
-cursor. The first request thread to arrive runs every write that is waiting, each inside its own
-savepoint, in one transaction, and commits once (group commit). Every caller returns only after
-the commit that holds its write: an answer still means "stored", and a failed commit fails the
-writes it held, never one that had already been answered.
+cursor. The first request thread to arrive runs every write that is waiting in one transaction
+and commits once (group commit). Every caller returns only after the commit that holds its
+write: an answer still means "stored", and a failed commit fails the writes it held, never one
+that had already been answered.
+
+While a batch holds the write lock, each statement gives up Python's interpreter lock and has
+to wait for it again behind the process's other request threads. So a write can come with a
+`together` function that does a whole batch of such writes in a few statements; the writes
+run one by one, each in its own savepoint, only when that function declines.
 
 Writers of other processes queue on a lock file (`serialized_writes`) rather than in SQLite's
 busy wait. On PostgreSQL the same code runs; the lock file is skipped there.
@@ -27,10 +32,10 @@ from .extensions import db
 class _Write:
     """One caller's write, and what came of it."""
 
-    __slots__ = ("job", "keep", "done", "result", "error")
+    __slots__ = ("job", "keep", "together", "done", "result", "error")
 
-    def __init__(self, job, keep):
-        self.job, self.keep = job, keep
+    def __init__(self, job, keep, together):
+        self.job, self.keep, self.together = job, keep, together
         self.done, self.result, self.error = False, None, None
 
     def outcome(self):
@@ -53,19 +58,24 @@ _queues: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _queues_lock = threading.Lock()
 
 
-def write(job: Callable[[Any], Any], keep: Callable[[Any], bool] = lambda result: True):
+def write(job: Callable[[Any], Any], keep: Callable[[Any], bool] = lambda result: True,
+          together: tuple[Callable, Any] | None = None):
     """Run `job(cursor)` in a shared transaction; return its result once that is committed.
 
     `keep(result)` False undoes the job's changes (its savepoint is rolled back) while the
     others' stay. The job runs in whichever request thread leads the batch, with the same app:
     it must use only the cursor, its own arguments and the app's configuration.
+
+    `together`, as (function, argument): on SQLite, when every write in a batch has the same
+    function, `function([argument, ...], cursor)` runs first, in place of the jobs; it returns
+    every job's result, all to be kept, or None to have the jobs run one by one instead.
     """
     app = current_app._get_current_object()
     queue = _queues.get(app)
     if queue is None:
         with _queues_lock:
             queue = _queues.setdefault(app, _Queue())
-    entry = _Write(job, keep)
+    entry = _Write(job, keep, together)
     with queue.lock:
         queue.waiting.append(entry)
         while queue.leading and not entry.done:
@@ -84,17 +94,21 @@ def write(job: Callable[[Any], Any], keep: Callable[[Any], bool] = lambda result
 
 
 def _commit(batch: list[_Write]) -> None:
-    """Run the batch's jobs, each in a savepoint, and commit them together."""
+    """Run the batch's writes, all at once or each in a savepoint, and commit them together."""
     engine = db.engine
     with serialized_writes():
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
-            if engine.dialect.name == "sqlite":
-                # Take the write lock now rather than at the first insert, halfway through a job.
-                cursor.execute("BEGIN IMMEDIATE")
-            for entry in batch:
-                _run(cursor, entry)
+            sqlite = engine.dialect.name == "sqlite"
+            function = _shared_function(batch) if sqlite else None
+            _begin(cursor, sqlite)
+            if function is None or not _run_together(cursor, batch, function):
+                if function is not None:  # it declined: start again, one by one
+                    connection.rollback()
+                    _begin(cursor, sqlite)
+                for entry in batch:
+                    _run(cursor, entry)
             connection.commit()
         except Exception as error:
             connection.rollback()
@@ -105,6 +119,34 @@ def _commit(batch: list[_Write]) -> None:
             connection.close()
             for entry in batch:
                 entry.done = True
+
+
+def _begin(cursor, sqlite: bool) -> None:
+    """Begin the batch's transaction; on SQLite take the write lock now, not halfway a job."""
+    if sqlite:
+        cursor.execute("BEGIN IMMEDIATE")
+
+
+def _shared_function(batch: list[_Write]) -> Callable | None:
+    """The `together` function every write of the batch has, or None."""
+    function = batch[0].together[0] if batch[0].together else None
+    if function is None or any(not entry.together or entry.together[0] is not function
+                               for entry in batch):
+        return None
+    return function
+
+
+def _run_together(cursor, batch: list[_Write], function: Callable) -> bool:
+    """Run the batch through its shared `together` function; False if that declines."""
+    try:
+        results = function([entry.together[1] for entry in batch], cursor)
+    except Exception:  # one by one, each in its savepoint, tells whose write it was
+        return False
+    if results is None:
+        return False
+    for entry, result in zip(batch, results, strict=True):
+        entry.result = result
+    return True
 
 
 def _run(cursor, entry: _Write) -> None:

@@ -20,7 +20,9 @@ TRICKS = ["\r\n", "\n", "\r", "%0d%0a", "\x00", ",", ";", "<", ">", '"', "@", "=
           "Bcc: x@evil.example", "\u202e", "\u2028", " ", ":", "/", ".", "é", "💸"]
 NASTY = ["a@b.nl, c@d.nl", '"a@b.nl" <evil@example.com>', "a@b.nl\r\nBcc: x@evil.example",
          "a@b.nl%0d%0aBcc:x@evil.example", "=HYPERLINK(\"http://x\")", "<script>", "x" * 300]
-text = st.lists(st.one_of(st.characters(), st.sampled_from(TRICKS)), max_size=30).map("".join)
+# Lone surrogates cannot be encoded as UTF-8, so no browser (or test client) can send them.
+text = st.lists(st.one_of(st.characters(exclude_categories=["Cs"]), st.sampled_from(TRICKS)),
+                max_size=30).map("".join)
 good_name = st.sampled_from(["Jan", "Zoë", "van 't Hoff", "Anne-Marie", "J.P.", "Ødegård"])
 optional = st.one_of(st.just(""), st.emails())
 nasty = st.one_of(text, st.sampled_from(NASTY), st.emails(),

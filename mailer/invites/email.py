@@ -2,17 +2,18 @@
 
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from .. import sql
 from ..extensions import db
-from ..limits import hit_all, take_back
-from ..models import OptOut
-from ..outbox import insert_mail, outbox_row, render_mail
+from ..limits import hit_all, hit_together, take_back
+from ..models import OptOut, OutboxMail, utcnow
+from ..outbox import outbox_row, render_mail
 from ..security import keyed_hash
 
 HOUR = timedelta(hours=1)
@@ -98,6 +99,7 @@ def preview(pending: dict) -> list[dict]:
 
 
 SENT, REPEAT, LIMITED = "sent", "repeat", "limited"
+INSERT_MAILS = insert(OutboxMail.__table__)
 
 
 def invitation_rows(pending: dict) -> list[dict]:
@@ -125,21 +127,11 @@ def queue_invitations(pending: dict, rows: list[dict], client_key: str, cursor) 
     colleague. LIMITED (the sender must wait) and REPEAT leave counted events for a rollback.
     Only SQL runs here: it runs inside the shared write transaction (`writes.write`).
     """
-    config = current_app.config
-    hashes = [row["recipient_hash"] for row in rows]
-    opted_out = {digest for digest, in sql.execute(cursor, _opted_out_query(len(hashes)),
-                                                    {f"h{n}": h for n, h in enumerate(hashes)})}
+    opted_out = _opted_out([row["recipient_hash"] for row in rows], cursor)
     candidates = [row for row in rows if row["recipient_hash"] not in opted_out]
-    repeat = [(1, timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"]))]
     # One round for every limit: domain and total assume each candidate gets a mail, which is
     # almost always so; `_recount_shared` corrects them when a colleague was tipped recently.
-    once, ip, *results = hit_all([
-        (f"invite-once:{pending['nonce']}", [(1, DAY)]),
-        (f"invite-ip:{client_key}", [(config["INVITE_LIMIT_IP_HOUR"], HOUR),
-                                     (config["INVITE_LIMIT_IP_DAY"], DAY)]),
-        *[(f"invite-to:{row['recipient_hash']}", repeat) for row in candidates],
-        *_shared_limits(candidates),
-    ], cursor)
+    once, ip, *results = hit_all(_limits(pending, candidates, client_key), cursor)
     if not once:
         return REPEAT
     if not ip:
@@ -150,9 +142,48 @@ def queue_invitations(pending: dict, rows: list[dict], client_key: str, cursor) 
         shared = _recount_shared(candidates, shared, recipients, cursor)
     if not all(shared):
         return LIMITED
-    for row in recipients:
-        insert_mail(cursor, {key: value for key, value in row.items() if key != "domain_hash"})
+    _insert(recipients, cursor)
     return SENT
+
+
+def queue_together(submits: list[tuple[dict, list[dict], str]], cursor) -> list[str] | None:
+    """Queue several submits (`queue_invitations`'s arguments) at once: SENT for each, or None.
+
+    The shared write transaction tries this first on SQLite: three statements for the whole
+    batch, whatever its size. It covers the usual case, in which nobody opted out and every
+    limit has room; None (anything else) makes the caller roll back and run the submits one
+    by one with `queue_invitations`.
+    """
+    rows = [row for _, submit_rows, _ in submits for row in submit_rows]
+    if _opted_out([row["recipient_hash"] for row in rows], cursor):
+        return None
+    actions = [action for pending, submit_rows, client_key in submits
+               for action in _limits(pending, submit_rows, client_key)]
+    if not hit_together(actions, cursor, utcnow()):
+        return None
+    _insert(rows, cursor)
+    return [SENT] * len(submits)
+
+
+def _limits(pending: dict, rows: list[dict], client_key: str) -> list:
+    """Every limit a submit counts against: its preview's nonce, the client, each colleague."""
+    config = current_app.config
+    repeat = [(1, timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"]))]
+    return [
+        (f"invite-once:{pending['nonce']}", [(1, DAY)]),
+        (f"invite-ip:{client_key}", [(config["INVITE_LIMIT_IP_HOUR"], HOUR),
+                                     (config["INVITE_LIMIT_IP_DAY"], DAY)]),
+        *[(f"invite-to:{row['recipient_hash']}", repeat) for row in rows],
+        *_shared_limits(rows),
+    ]
+
+
+def _insert(rows: list[dict], cursor) -> None:
+    """Put the mails of `rows` in the outbox, in one statement."""
+    if rows:
+        mails = [{key: value for key, value in row.items() if key != "domain_hash"}
+                 for row in rows]
+        sql.execute_many(cursor, INSERT_MAILS, mails, column_keys=list(mails[0]))
 
 
 def _shared_limits(rows: list[dict]) -> list:
@@ -177,14 +208,15 @@ def _recount_shared(candidates: list[dict], shared: list[bool], recipients: list
     return hit_all(_shared_limits(recipients), cursor) if recipients else []
 
 
-_opted_out_queries: dict = {}
+def _opted_out(hashes: list[str], cursor) -> set[str]:
+    """The address hashes among `hashes` that opted out."""
+    found = sql.execute(cursor, _opted_out_query(len(hashes)),
+                        {f"h{n}": digest for n, digest in enumerate(hashes)})
+    return {digest for digest, in found}
 
 
+@lru_cache(maxsize=64)
 def _opted_out_query(count: int):
-    """SELECT the opted-out ones among `count` address hashes (memoised per count, 1 to 3)."""
-    if count not in _opted_out_queries:
-        names = ", ".join(f":h{n}" for n in range(count))
-        _opted_out_queries[count] = text(
-            f"SELECT address_hash FROM opt_out WHERE address_hash IN ({names})"
-        )
-    return _opted_out_queries[count]
+    """SELECT the opted-out ones among `count` address hashes."""
+    names = ", ".join(f":h{n}" for n in range(count))
+    return text(f"SELECT address_hash FROM opt_out WHERE address_hash IN ({names})")

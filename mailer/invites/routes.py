@@ -17,6 +17,7 @@ from .email import (
     opted_out_hash,
     preview,
     queue_invitations,
+    queue_together,
     sign_pending,
 )
 from .forms import InviteForm
@@ -91,7 +92,8 @@ def send():
     # Everything that needs no database first: the shared write transaction runs only SQL.
     rows, client_key = invitation_rows(pending), client_ip_key(request)
     outcome = write(lambda cursor: queue_invitations(pending, rows, client_key, cursor),
-                    keep=lambda outcome: outcome == SENT)
+                    keep=lambda outcome: outcome == SENT,
+                    together=(queue_together, (pending, rows, client_key)))
     if outcome == LIMITED:
         return limited()
     return redirect(url_for("invites.sent"), 303)
