@@ -68,23 +68,36 @@ def hit_all(actions: list[tuple[str, list[Window]]], cursor=None) -> list[bool]:
 
 
 def hit_together(actions: list[tuple[str, list[Window]]], cursor, now) -> bool:
-    """Count a batch of actions in two statements: True if every one of them fits.
+    """Count a batch of actions in two statements: True if every one of them fits (and counted).
 
-    For the shared write transaction on SQLite (`writes`), however many submits it holds.
-    Every event is inserted in order, so the events of one key in this batch are that key's
-    newest ones; walking back from the newest, each action is judged by the count it would
-    have seen had the batch run one by one. False leaves the events in place: the caller
-    rolls back and runs the batch one by one, with `hit_all` (refusals are rare).
+    For the shared write transaction on SQLite (`writes`), which holds the write lock from its
+    start: one select reads each key's newest number and the first number in each window, then
+    each action is numbered and judged as if the batch had run one by one, and one insert
+    stores them all. (A statement per event would give up Python's interpreter lock per event.)
+    False counts nothing: the caller then runs the batch one by one, with `hit_all`.
     """
-    sql.execute_many(cursor, INSERT_EVENT, [{"key": key, "at": now} for key, _ in actions])
     keys = sorted({key for key, _ in actions})
     pairs = sorted({(key, period) for key, windows in actions for _, period in windows})
-    _, counts = _counts(cursor, keys, pairs, now)
-    later = dict.fromkeys(keys, 0)  # events of the key after this one in the batch
-    for key, windows in reversed(actions):
-        if any(counts[key, period] - later[key] > limit for limit, period in windows):
-            return False
-        later[key] += 1
+    params = {f"k{n}": key for n, key in enumerate(keys)}
+    for n, (key, period) in enumerate(pairs):
+        params[f"p{n}"], params[f"s{n}"] = key, now - period
+    params["now"] = now
+    row = sql.execute(cursor, _together_query(len(keys), len(pairs)), params).fetchone()
+    if row[-1]:
+        return False  # an event after `now`: the clock was set back, which `hit_all` handles
+    newest = {key: seq or 0 for key, seq in zip(keys, row, strict=False)}
+    first = dict(zip(pairs, row[len(keys):-1], strict=True))
+    numbered = dict.fromkeys(keys, 0)
+    events = []
+    for key, windows in actions:
+        numbered[key] += 1
+        seq = newest[key] + numbered[key]
+        for limit, period in windows:
+            # Events in the window: from its oldest stored one, or else this batch's first.
+            if seq - (first[key, period] or newest[key] + 1) + 1 > limit:
+                return False
+        events.append({"key": key, "at": now, "seq": seq})
+    sql.insert_rows(cursor, RateEvent.__table__, events)
     return True
 
 
@@ -138,6 +151,20 @@ def _counts(cursor, keys: list[str], pairs: list[tuple[str, timedelta]], now) ->
     for (key, period), first in zip(pairs, row[len(keys):], strict=True):
         counts[key, period] = 0 if first is None else newest[key] - first + 1
     return newest, counts
+
+
+@lru_cache(maxsize=256)
+def _together_query(key_count: int, pair_count: int):
+    """The SELECT for `hit_together`: `_count_query`'s columns, and whether any key has an
+    event later than now."""
+    keys = ", ".join(f":k{n}" for n in range(key_count))
+    columns = [NEWEST_SEQ.format(key=f"k{n}") for n in range(key_count)]
+    columns += [FIRST_SEQ_SINCE.format(key=f"p{n}", since=f"s{n}") for n in range(pair_count)]
+    columns.append(f"(SELECT count(*) FROM rate_event WHERE key IN ({keys}) AND at > :now)")
+    return text("SELECT " + ", ".join(columns)).bindparams(
+        bindparam("now", type_=DateTime()),
+        *(bindparam(f"s{n}", type_=DateTime()) for n in range(pair_count)),
+    )
 
 
 @lru_cache(maxsize=256)

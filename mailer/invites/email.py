@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from .. import sql
 from ..extensions import db
@@ -99,7 +99,6 @@ def preview(pending: dict) -> list[dict]:
 
 
 SENT, REPEAT, LIMITED = "sent", "repeat", "limited"
-INSERT_MAILS = insert(OutboxMail.__table__)
 
 
 def invitation_rows(pending: dict) -> list[dict]:
@@ -149,7 +148,7 @@ def queue_invitations(pending: dict, rows: list[dict], client_key: str, cursor) 
 def queue_together(submits: list[tuple[dict, list[dict], str]], cursor) -> list[str] | None:
     """Queue several submits (`queue_invitations`'s arguments) at once: SENT for each, or None.
 
-    The shared write transaction tries this first on SQLite: three statements for the whole
+    The shared write transaction tries this first on SQLite: four statements for the whole
     batch, whatever its size. It covers the usual case, in which nobody opted out and every
     limit has room; None (anything else) makes the caller roll back and run the submits one
     by one with `queue_invitations`.
@@ -181,9 +180,9 @@ def _limits(pending: dict, rows: list[dict], client_key: str) -> list:
 def _insert(rows: list[dict], cursor) -> None:
     """Put the mails of `rows` in the outbox, in one statement."""
     if rows:
-        mails = [{key: value for key, value in row.items() if key != "domain_hash"}
-                 for row in rows]
-        sql.execute_many(cursor, INSERT_MAILS, mails, column_keys=list(mails[0]))
+        sql.insert_rows(cursor, OutboxMail.__table__,
+                        [{key: value for key, value in row.items() if key != "domain_hash"}
+                         for row in rows])
 
 
 def _shared_limits(rows: list[dict]) -> list:
