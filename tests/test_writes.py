@@ -60,6 +60,15 @@ def test_hit_together_judges_each_action_as_if_one_by_one(app):
         assert not hit_together([("a", [(5, HOUR)]), ("a", [(1, HOUR)])], cursor, now)
 
 
+def test_hit_together_leaves_a_clock_set_back_to_hit_all(app):
+    with app.app_context():
+        db.session.add(RateEvent(key="k", at=utcnow() + HOUR, seq=1))
+        db.session.commit()
+        cursor = db.session.connection().connection.cursor()
+        assert not hit_together([("k", [(5, HOUR)])], cursor, utcnow())
+        assert db.session.scalar(select(func.count()).select_from(RateEvent)) == 1
+
+
 def test_a_batch_of_plain_submits_is_queued_at_once(app):
     with app.test_request_context():
         outcomes = send_batch([submit(n, client=f"c{n}") for n in range(5)])
