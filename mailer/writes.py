@@ -13,7 +13,8 @@ to wait for it again behind the process's other request threads. So a write can 
 run one by one, each in its own savepoint, only when that function declines.
 
 Writers of other processes queue on a lock file (`serialized_writes`) rather than in SQLite's
-busy wait. On PostgreSQL the same code runs; the lock file is skipped there.
+busy wait. On PostgreSQL each write commits on its own: there is no single writer to share,
+and a batch taking each job's advisory locks in turn could deadlock with another process's.
 """
 
 import fcntl
@@ -70,12 +71,15 @@ def write(job: Callable[[Any], Any], keep: Callable[[Any], bool] = lambda result
     function, `function([argument, ...], cursor)` runs first, in place of the jobs; it returns
     every job's result, all to be kept, or None to have the jobs run one by one instead.
     """
+    entry = _Write(job, keep, together)
+    if db.engine.dialect.name != "sqlite":
+        _commit([entry])
+        return entry.outcome()
     app = current_app._get_current_object()
     queue = _queues.get(app)
     if queue is None:
         with _queues_lock:
             queue = _queues.setdefault(app, _Queue())
-    entry = _Write(job, keep, together)
     with queue.lock:
         queue.waiting.append(entry)
         while queue.leading and not entry.done:
