@@ -33,11 +33,14 @@ from .extensions import db
 class _Write:
     """One caller's write, and what came of it."""
 
-    __slots__ = ("job", "keep", "together", "done", "result", "error")
+    __slots__ = ("job", "keep", "together", "done", "result", "error", "wake")
 
     def __init__(self, job, keep, together):
         self.job, self.keep, self.together = job, keep, together
         self.done, self.result, self.error = False, None, None
+        # Held until the caller may go on: its write is committed, or it is to lead the next batch.
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
     def outcome(self):
         """The job's result, or its error raised in the caller's thread."""
@@ -50,7 +53,7 @@ class _Queue:
     """The writes of one app waiting for a commit, and whether a thread is running a batch."""
 
     def __init__(self):
-        self.lock = threading.Condition()
+        self.lock = threading.Lock()
         self.waiting: list[_Write] = []
         self.leading = False
 
@@ -82,18 +85,26 @@ def write(job: Callable[[Any], Any], keep: Callable[[Any], bool] = lambda result
             queue = _queues.setdefault(app, _Queue())
     with queue.lock:
         queue.waiting.append(entry)
-        while queue.leading and not entry.done:
-            queue.lock.wait()
+        lead = not queue.leading
+        queue.leading = True
+    if not lead:
+        # Sleep until woken, once: each caller is woken only when there is something for it.
+        entry.wake.acquire()
         if entry.done:
             return entry.outcome()
-        queue.leading = True
+    with queue.lock:
         batch, queue.waiting = queue.waiting, []
     try:
         _commit(batch)
     finally:
         with queue.lock:
-            queue.leading = False
-            queue.lock.notify_all()
+            following = queue.waiting[0] if queue.waiting else None
+            queue.leading = following is not None
+        if following is not None:
+            following.wake.release()  # the first to arrive meanwhile leads the next batch
+        for other in batch:
+            if other is not entry:
+                other.wake.release()
     return entry.outcome()
 
 
