@@ -78,11 +78,8 @@ def hit_together(actions: list[tuple[str, list[Window]]], cursor, now) -> bool:
     """
     keys = sorted({key for key, _ in actions})
     pairs = sorted({(key, period) for key, windows in actions for _, period in windows})
-    params = {f"k{n}": key for n, key in enumerate(keys)}
-    for n, (key, period) in enumerate(pairs):
-        params[f"p{n}"], params[f"s{n}"] = key, now - period
-    params["now"] = now
-    row = sql.execute(cursor, _together_query(len(keys), len(pairs)), params).fetchone()
+    query = _count_query(len(keys), len(pairs), later_than_now=True)
+    row = sql.execute(cursor, query, _count_params(keys, pairs, now)).fetchone()
     if row[-1]:
         return False  # an event after `now`: the clock was set back, which `hit_all` handles
     newest = {key: seq or 0 for key, seq in zip(keys, row, strict=False)}
@@ -142,10 +139,8 @@ def _counts(cursor, keys: list[str], pairs: list[tuple[str, timedelta]], now) ->
     One statement, two index lookups per window whatever the number of events. Its text
     depends only on how many keys and windows there are, so few texts are ever built.
     """
-    params = {f"k{n}": key for n, key in enumerate(keys)}
-    for n, (key, period) in enumerate(pairs):
-        params[f"p{n}"], params[f"s{n}"] = key, now - period
-    row = sql.execute(cursor, _count_query(len(keys), len(pairs)), params).fetchone()
+    query = _count_query(len(keys), len(pairs))
+    row = sql.execute(cursor, query, _count_params(keys, pairs, now)).fetchone()
     newest = dict(zip(keys, row[:len(keys)], strict=True))
     counts = {}
     for (key, period), first in zip(pairs, row[len(keys):], strict=True):
@@ -153,28 +148,30 @@ def _counts(cursor, keys: list[str], pairs: list[tuple[str, timedelta]], now) ->
     return newest, counts
 
 
-@lru_cache(maxsize=256)
-def _together_query(key_count: int, pair_count: int):
-    """The SELECT for `hit_together`: `_count_query`'s columns, and whether any key has an
-    event later than now."""
-    keys = ", ".join(f":k{n}" for n in range(key_count))
-    columns = [NEWEST_SEQ.format(key=f"k{n}") for n in range(key_count)]
-    columns += [FIRST_SEQ_SINCE.format(key=f"p{n}", since=f"s{n}") for n in range(pair_count)]
-    columns.append(f"(SELECT count(*) FROM rate_event WHERE key IN ({keys}) AND at > :now)")
-    return text("SELECT " + ", ".join(columns)).bindparams(
-        bindparam("now", type_=DateTime()),
-        *(bindparam(f"s{n}", type_=DateTime()) for n in range(pair_count)),
-    )
+def _count_params(keys: list[str], pairs: list[tuple[str, timedelta]], now) -> dict:
+    """The values for `_count_query`: each key, and each window's key and start."""
+    params = {f"k{n}": key for n, key in enumerate(keys)}
+    for n, (key, period) in enumerate(pairs):
+        params[f"p{n}"], params[f"s{n}"] = key, now - period
+    params["now"] = now
+    return params
 
 
-@lru_cache(maxsize=256)
-def _count_query(key_count: int, pair_count: int):
-    """The SELECT for `_counts`: newest seq per key, then first seq per window."""
+@lru_cache(maxsize=512)
+def _count_query(key_count: int, pair_count: int, later_than_now: bool = False):
+    """The SELECT for `_counts`: newest seq per key, then first seq per window.
+
+    `later_than_now` adds a last column for `hit_together`: how many events of these keys
+    lie after now (a clock set back).
+    """
     columns = [NEWEST_SEQ.format(key=f"k{n}") for n in range(key_count)]
     columns += [FIRST_SEQ_SINCE.format(key=f"p{n}", since=f"s{n}") for n in range(pair_count)]
-    return text("SELECT " + ", ".join(columns)).bindparams(
-        *(bindparam(f"s{n}", type_=DateTime()) for n in range(pair_count))
-    )
+    binds = [bindparam(f"s{n}", type_=DateTime()) for n in range(pair_count)]
+    if later_than_now:
+        keys = ", ".join(f":k{n}" for n in range(key_count))
+        columns.append(f"(SELECT count(*) FROM rate_event WHERE key IN ({keys}) AND at > :now)")
+        binds.append(bindparam("now", type_=DateTime()))
+    return text("SELECT " + ", ".join(columns)).bindparams(*binds)
 
 
 def prune() -> int:
