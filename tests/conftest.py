@@ -137,6 +137,15 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def run_concurrently(target, count: int) -> None:
+    """Call `target(number)` for 0 .. count-1, each in its own thread, all at once."""
+    threads = [threading.Thread(target=target, args=(number,)) for number in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def csrf_token(html: str) -> str:
     """The CSRF token of the first form on a page."""
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)

@@ -1,9 +1,9 @@
 """The database-backed limiter: sliding windows, shared by processes, client IPs hashed."""
 
-import threading
 from datetime import timedelta
 
 import pytest
+from conftest import run_concurrently
 from flask import request
 
 from mailer import create_app
@@ -59,16 +59,12 @@ def test_state_is_shared_by_every_app_on_the_database(app):
 def test_concurrent_hits_never_pass_the_limit(app):
     results = []
 
-    def attempt():
+    def attempt(number):
         with app.app_context():
             results.append(hit("race", 5, HOUR))
             db.session.commit()
 
-    threads = [threading.Thread(target=attempt) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_concurrently(attempt, 12)
     assert results.count(True) == 5
 
 

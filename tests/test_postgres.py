@@ -7,21 +7,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import free_port, run_concurrently
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from mailer import create_app
 from mailer.extensions import db
-from mailer.invites.email import SENT, invitation_rows, queue_invitations, queue_together
+from mailer.invites.email import SENT, invitation_rows, send_invitations
 from mailer.models import OutboxMail
 from mailer.outbox import queue_mail
-from mailer.writes import write
 
 
 def _pg_bin(name: str) -> str | None:
@@ -154,17 +152,10 @@ def test_concurrent_invitations_on_postgres_each_commit_once(pg_app):
         with pg_app.test_request_context():
             pending = {"voornaam": "Jan", "achternaam": "Jansen", "nonce": f"n{number}",
                        "to": [f"collega{number}@bedrijf{number % 3}.example"]}
-            rows = invitation_rows(pending)
-            submit = (pending, rows, f"client{number}")
-            outcomes[number] = write(lambda cursor: queue_invitations(*submit, cursor),
-                                     keep=lambda outcome: outcome == SENT,
-                                     together=(queue_together, submit))
+            outcomes[number] = send_invitations(pending, invitation_rows(pending),
+                                                f"client{number}")
 
-    threads = [threading.Thread(target=send, args=(number,)) for number in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_concurrently(send, 20)
     assert outcomes == dict.fromkeys(range(20), SENT)
     with pg_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 20

@@ -1,8 +1,8 @@
 """Shared write transactions: a batch of submits committed at once, or one by one when needed."""
 
-import threading
 from datetime import timedelta
 
+from conftest import run_concurrently
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -16,6 +16,7 @@ from mailer.invites.email import (
     opt_out,
     queue_invitations,
     queue_together,
+    send_invitations,
 )
 from mailer.limits import count, hit_together
 from mailer.models import OptOut, OutboxMail, RateEvent, utcnow
@@ -151,16 +152,9 @@ def test_concurrent_writes_each_return_after_their_own_commit(app):
 
     def send(number):
         with app.test_request_context():
-            s = submit(number, client=f"c{number}")
-            outcomes[number] = writes.write(
-                lambda cursor: queue_invitations(*s, cursor),
-                keep=lambda outcome: outcome == SENT, together=(queue_together, s))
+            outcomes[number] = send_invitations(*submit(number, client=f"c{number}"))
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(24)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_concurrently(send, 24)
     assert outcomes == dict.fromkeys(range(24), SENT)
     with app.app_context():
         assert sorted(queued()) == sorted(f"collega{n}@bedrijf{n}.example" for n in range(24))

@@ -15,6 +15,7 @@ from ..limits import hit_all, hit_together, take_back
 from ..models import OptOut, OutboxMail, utcnow
 from ..outbox import outbox_row, render_mail
 from ..security import keyed_hash
+from ..writes import write
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -143,6 +144,17 @@ def queue_invitations(pending: dict, rows: list[dict], client_key: str, cursor) 
         return LIMITED
     _insert(recipients, cursor)
     return SENT
+
+
+def send_invitations(pending: dict, rows: list[dict], client_key: str) -> str:
+    """Queue one submit's mails in the shared write transaction; SENT, REPEAT or LIMITED.
+
+    Returns once they are committed. On SQLite the batch is first tried with `queue_together`;
+    a REPEAT or LIMITED submit leaves nothing behind (its savepoint is rolled back).
+    """
+    submit = (pending, rows, client_key)
+    return write(lambda cursor: queue_invitations(*submit, cursor),
+                 keep=lambda outcome: outcome == SENT, together=(queue_together, submit))
 
 
 def queue_together(submits: list[tuple[dict, list[dict], str]], cursor) -> list[str] | None:

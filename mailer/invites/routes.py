@@ -7,17 +7,14 @@ from ..bot_traps import refuse_hasty, sign_started
 from ..extensions import csrf, db
 from ..limits import client_ip_key
 from ..site import render_page
-from ..writes import write
 from .email import (
     LIMITED,
-    SENT,
     invitation_rows,
     load_pending,
     opt_out,
     opted_out_hash,
     preview,
-    queue_invitations,
-    queue_together,
+    send_invitations,
     sign_pending,
 )
 from .forms import InviteForm
@@ -91,9 +88,7 @@ def send():
         return expired()
     # Everything that needs no database first: the shared write transaction runs only SQL.
     rows, client_key = invitation_rows(pending), client_ip_key(request)
-    outcome = write(lambda cursor: queue_invitations(pending, rows, client_key, cursor),
-                    keep=lambda outcome: outcome == SENT,
-                    together=(queue_together, (pending, rows, client_key)))
+    outcome = send_invitations(pending, rows, client_key)
     if outcome == LIMITED:
         return limited()
     return redirect(url_for("invites.sent"), 303)
