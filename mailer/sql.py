@@ -26,7 +26,7 @@ class Prepared:
         for name, bind in compiled.binds.items():
             processor = bind.type._cached_bind_processor(dialect)
             if processor is not None:
-                converters[name] = _last_one_kept(processor)
+                converters[name] = processor
         # qmark drivers (sqlite3) take a tuple in this order; named ones (psycopg) a dict.
         self.positional = compiled.positiontup is not None
         names = compiled.positiontup if self.positional else list(compiled.binds)
@@ -39,21 +39,6 @@ class Prepared:
                          for name, convert in self.fields)
         return {name: values[name] if convert is None else convert(values[name])
                 for name, convert in self.fields if name in values}
-
-
-def _last_one_kept(convert):
-    """`convert`, remembering its last answer: a submit passes the same `now` many times."""
-    last = (object(), None)
-
-    def converted(value):
-        nonlocal last
-        seen, answer = last
-        if value is not seen:
-            answer = convert(value)
-            last = (value, answer)  # one assignment: another thread sees the old pair or this
-        return answer
-
-    return converted
 
 
 _prepared: dict = {}
