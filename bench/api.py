@@ -150,7 +150,7 @@ def measure(label: str, env: dict, expected: int, args) -> float:
     """Load the bare endpoint and ours in turn; print both and their ratio."""
     settings = gunicorn_settings(args.threads)
     with (Gunicorn("api:bare_app()", {}, settings) as bare,
-          Gunicorn("mailer:create_app()", env, settings) as ours):
+          Gunicorn("mailer.wsgi:app", env, settings) as ours):
         got = get(ours.port)["count"]
         assert got == expected, f"telling {got}, verwacht {expected}"
         for server in (bare, ours):  # warm up: imports, connections, the first count

@@ -151,7 +151,7 @@ def main() -> int:
                "MAILER_SITE_DIR": tmp, "MAILER_WTF_CSRF_ENABLED": "false",
                "MAILER_TRUSTED_PROXIES": "1", **RAISED}
         bare_server = Gunicorn("invites:bare_app()", {}, GUNICORN)
-        ours_server = Gunicorn("mailer:create_app()", env, GUNICORN)
+        ours_server = Gunicorn("mailer.wsgi:app", env, GUNICORN)
         region = args.bodies // (args.rounds + 1)  # each round its own, never-sent previews
         with bare_server as bare, ours_server as ours:
             load(bare.port, 1, args.connections, bodies, 0)  # warm up

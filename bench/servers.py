@@ -19,7 +19,7 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """A gunicorn server for one app (e.g. "mailer:create_app()") on a free port of 127.0.0.1."""
+    """A gunicorn server for one app (e.g. "mailer.wsgi:app") on a free port of 127.0.0.1."""
 
     def __init__(self, app: str, env: dict, settings: list[str]):
         self.port = free_port()

@@ -25,7 +25,7 @@ def main():
 def serve(host: str, port: int, workers: int):
     """Serveer site en service met gunicorn."""
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--access-logfile", "-", "mailer:create_app()"]
+            "--workers", str(workers), "--access-logfile", "-", "mailer.wsgi:app"]
     os.execv(sys.executable, args)
 
 

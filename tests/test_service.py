@@ -1,6 +1,15 @@
 """The service serves the built site on its own origin, and the counter API."""
 
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import pytest
+from conftest import ROOT, free_port, migrated_database
 
 
 @pytest.mark.parametrize("path", ["/", "/incassobeleid/", "/warm-doorverwijzen/", "/contact/"])
@@ -50,10 +59,6 @@ def test_migrations_match_the_models(runner):
 
 
 def test_mailer_command_lists_its_commands():
-    import subprocess
-    import sys
-    from pathlib import Path
-
     mailer = Path(sys.executable).with_name("mailer")
     output = subprocess.run([mailer, "--help"], capture_output=True, text=True, check=True).stdout
     for command in ("serve", "worker", "adoptions", "db"):
@@ -74,3 +79,33 @@ def test_deeper_dynamic_pages_load_the_theme(client, path):
         assert client.get(link).status_code == 200, link
     config = re.search(r'"base": "([^"]*)"', html).group(1)
     assert config == "/"
+
+
+def test_gunicorn_serves_the_app_as_deployed(tmp_path, site_dir):
+    """`mailer.wsgi:app`, as `deploy/mailer-web.service` and `mailer serve` start it."""
+    database = migrated_database(tmp_path / "db.sqlite")
+    env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database,
+           "MAILER_SITE_DIR": str(site_dir), "MAILER_SECRET_KEY": "test"}
+    frozen = subprocess.run(
+        [sys.executable, "-c", "import gc, mailer.wsgi; print(gc.get_freeze_count())"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    assert int(frozen) > 10_000  # the app's objects are out of the garbage collector's way
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                               "--workers", "1", "mailer.wsgi:app"], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/adoptions/count") as r:
+                    assert json.load(r)["count"] == 25
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn start niet"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/tip-een-collega/") as response:
+            assert "Tip een collega" in response.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
