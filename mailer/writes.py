@@ -13,8 +13,12 @@ to wait for it again behind the process's other request threads. So a write can 
 run one by one, each in its own savepoint, only when that function declines.
 
 Writers of other processes queue on a lock file (`serialized_writes`) rather than in SQLite's
-busy wait. On PostgreSQL each write commits on its own: there is no single writer to share,
-and a batch taking each job's advisory locks in turn could deadlock with another process's.
+busy wait. SQLite's own checkpoint (copying the write-ahead log into the database file every
+1,000 pages) runs inside a commit, while every other writer waits; shared writes turn it off
+on their connections and checkpoint once the lock is free (`_checkpoint_now_and_then`).
+
+On PostgreSQL each write commits on its own: there is no single writer to share, and a batch
+taking each job's advisory locks in turn could deadlock with another process's.
 """
 
 import fcntl
@@ -105,6 +109,7 @@ def write(job: Callable[[Any], Any], keep: Callable[[Any], bool] = lambda result
         for other in batch:
             if other is not entry:
                 other.wake.release()
+    _checkpoint_now_and_then()
     return entry.outcome()
 
 
@@ -117,11 +122,11 @@ def _commit(batch: list[_Write]) -> None:
             cursor = connection.cursor()
             sqlite = engine.dialect.name == "sqlite"
             function = _shared_function(batch) if sqlite else None
-            _begin(cursor, sqlite)
+            _begin(connection, cursor, sqlite)
             if function is None or not _run_together(cursor, batch, function):
                 if function is not None:  # it declined: start again, one by one
                     connection.rollback()
-                    _begin(cursor, sqlite)
+                    _begin(connection, cursor, sqlite)
                 for entry in batch:
                     _run(cursor, entry)
             connection.commit()
@@ -136,9 +141,37 @@ def _commit(batch: list[_Write]) -> None:
                 entry.done = True
 
 
-def _begin(cursor, sqlite: bool) -> None:
+# Shared-write commits of a process between two of its checkpoints: with four web processes
+# one every 60 or so submits, a few hundred pages of log, about what SQLite's own would do.
+CHECKPOINT_EVERY = 250
+_since_checkpoint = 0
+
+
+def _checkpoint_now_and_then() -> None:
+    """Copy the write-ahead log into the database file every CHECKPOINT_EVERY commits.
+
+    Called outside the write lock, so other writers go on meanwhile. PASSIVE waits for no
+    one: pages a reader still needs stay in the log until the next time.
+    """
+    global _since_checkpoint
+    _since_checkpoint += 1
+    if _since_checkpoint < CHECKPOINT_EVERY:
+        return
+    _since_checkpoint = 0
+    connection = db.engine.raw_connection()
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        connection.close()
+
+
+def _begin(connection, cursor, sqlite: bool) -> None:
     """Begin the batch's transaction; on SQLite take the write lock now, not halfway a job."""
     if sqlite:
+        if not connection.info.get("checkpoint_by_hand"):
+            # Once per connection: `_checkpoint_now_and_then` does it, outside the lock.
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+            connection.info["checkpoint_by_hand"] = True
         cursor.execute("BEGIN IMMEDIATE")
 
 

@@ -1,6 +1,7 @@
 """Shared write transactions: a batch of submits committed at once, or one by one when needed."""
 
 from datetime import timedelta
+from pathlib import Path
 
 from conftest import run_concurrently
 from flask import current_app
@@ -159,3 +160,19 @@ def test_concurrent_writes_each_return_after_their_own_commit(app):
     with app.app_context():
         assert sorted(queued()) == sorted(f"collega{n}@bedrijf{n}.example" for n in range(24))
         assert db.session.scalar(select(func.count()).select_from(RateEvent)) == 24 * 5
+
+
+def test_the_log_is_copied_into_the_database_file_outside_the_commits(app, monkeypatch):
+    monkeypatch.setattr(writes, "CHECKPOINT_EVERY", 301)
+    monkeypatch.setattr(writes, "_since_checkpoint", 0)
+    with app.test_request_context():
+        path = Path(db.engine.url.database)
+        size = path.stat().st_size
+        for n in range(300):
+            assert send_invitations(*submit(n, client=f"c{n}")) == SENT
+        # More log than SQLite's own checkpoint allows (1,000 pages), and none of it copied yet.
+        assert Path(f"{path}-wal").stat().st_size > 1000 * 4096
+        assert path.stat().st_size == size
+        assert send_invitations(*submit(300, client="c300")) == SENT
+        assert path.stat().st_size > size
+        assert len(queued()) == 301
