@@ -22,7 +22,19 @@ class SessionInterface(SecureCookieSessionInterface):
 
     Flask opens the session of every request before routing, building a signing serializer
     each time; the count is the most requested path, so that was a fair share of its cost.
+    Elsewhere the serializer is made once per key, not once per request.
     """
+
+    def __init__(self):
+        self._serializers: dict = {}
+
+    def get_signing_serializer(self, app):
+        """Flask's serializer for the app's current keys, made once."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = self._serializers[keys] = super().get_signing_serializer(app)
+        return serializer
 
     def open_session(self, app, request):
         """No session for the API (Flask then saves none either), the usual one elsewhere."""

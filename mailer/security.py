@@ -11,7 +11,7 @@ def keyed_hash(value: str, purpose: str = "address") -> str:
     """HMAC-SHA256 of a normalised value, keyed by the app's secret and the purpose."""
     key = (current_app.config.get("HASH_KEY") or current_app.config["SECRET_KEY"]).encode()
     message = f"{purpose}:{value.strip().lower()}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()
 
 
 def new_token() -> tuple[str, str]:

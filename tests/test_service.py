@@ -109,3 +109,17 @@ def test_gunicorn_serves_the_app_as_deployed(tmp_path, site_dir):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_session_signing_follows_a_new_secret_key_and_its_fallbacks(app):
+    from itsdangerous import BadSignature
+
+    interface = app.session_interface
+    old_key = app.secret_key
+    cookie = interface.get_signing_serializer(app).dumps({"csrf_token": "abc"})
+    assert interface.get_signing_serializer(app).loads(cookie) == {"csrf_token": "abc"}
+    app.config["SECRET_KEY"] = "een nieuwe sleutel"
+    with pytest.raises(BadSignature):
+        interface.get_signing_serializer(app).loads(cookie)
+    app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+    assert interface.get_signing_serializer(app).loads(cookie) == {"csrf_token": "abc"}
