@@ -109,7 +109,7 @@ def write(job: Callable[[Any], Any], keep: Callable[[Any], bool] = lambda result
         for other in batch:
             if other is not entry:
                 other.wake.release()
-    _checkpoint_now_and_then()
+    _checkpoint_now_and_then(len(batch))
     return entry.outcome()
 
 
@@ -141,20 +141,21 @@ def _commit(batch: list[_Write]) -> None:
                 entry.done = True
 
 
-# Shared-write commits of a process between two of its checkpoints: with four web processes
-# one every 60 or so submits, a few hundred pages of log, about what SQLite's own would do.
+# Writes of a process between two of its checkpoints (counted as writes, not commits: the log
+# grows with each). With four web processes that is one every 60 or so submits: a few hundred
+# pages of log, about what SQLite's own checkpoint would copy.
 CHECKPOINT_EVERY = 250
 _since_checkpoint = 0
 
 
-def _checkpoint_now_and_then() -> None:
-    """Copy the write-ahead log into the database file every CHECKPOINT_EVERY commits.
+def _checkpoint_now_and_then(writes: int) -> None:
+    """Copy the write-ahead log into the database file after every CHECKPOINT_EVERY writes.
 
     Called outside the write lock, so other writers go on meanwhile. PASSIVE waits for no
     one: pages a reader still needs stay in the log until the next time.
     """
     global _since_checkpoint
-    _since_checkpoint += 1
+    _since_checkpoint += writes
     if _since_checkpoint < CHECKPOINT_EVERY:
         return
     _since_checkpoint = 0
