@@ -12,7 +12,12 @@ The two take turns in several rounds (the machine's load changes over a run); th
 medians of the rounds. Targets: at least 0.5 of the bare app's requests per second, and a p99
 latency under 25 ms.
 
+By default both run in threaded workers (one per core, 8 threads each, keep-alive). `--deployed`
+runs them as `deploy/mailer-web.service` does: 4 sync workers, a new connection per request
+(as from nginx in `deploy/nginx.conf`).
+
 Usage: .venv/bin/python bench/invites.py [--seconds 10] [--connections 16] [--rounds 3]
+       [--deployed]
 """
 
 import argparse
@@ -36,6 +41,7 @@ RATIO_TARGET = 0.5
 P99_TARGET_MS = 25
 GUNICORN = ["--workers", str(os.cpu_count() or 2), "--worker-class", "gthread", "--threads", "8",
             "--keep-alive", "30", "--log-level", "warning"]
+DEPLOYED = ["--workers", "4", "--worker-class", "sync", "--log-level", "warning"]
 RAISED = {f"MAILER_INVITE_LIMIT_{name}": "1000000000"
           for name in ("IP_HOUR", "IP_DAY", "DOMAIN_DAY", "TOTAL_DAY")}
 # wrk sends the prepared bodies in turn; each thread takes every n-th line, so none repeats.
@@ -136,11 +142,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--bodies", type=int, default=60_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--deployed", action="store_true",
+                        help="gunicorn as deploy/mailer-web.service runs it (4 sync workers)")
     args = parser.parse_args()
+    settings = DEPLOYED if args.deployed else GUNICORN
     if not shutil.which("wrk"):
         print("wrk ontbreekt: apt-get install -y wrk")
         return 1
-    print(f"gunicorn {' '.join(GUNICORN)}; {args.connections} verbindingen, {args.rounds} rondes "
+    print(f"gunicorn {' '.join(settings)}; {args.connections} verbindingen, {args.rounds} rondes "
           f"van {args.seconds} s per app, belasting met wrk", flush=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,8 +159,8 @@ def main() -> int:
         env = {"MAILER_SQLALCHEMY_DATABASE_URI": uri, "MAILER_SECRET_KEY": "bench",
                "MAILER_SITE_DIR": tmp, "MAILER_WTF_CSRF_ENABLED": "false",
                "MAILER_TRUSTED_PROXIES": "1", **RAISED}
-        bare_server = Gunicorn("invites:bare_app()", {}, GUNICORN)
-        ours_server = Gunicorn("mailer.wsgi:app", env, GUNICORN)
+        bare_server = Gunicorn("invites:bare_app()", {}, settings)
+        ours_server = Gunicorn("mailer.wsgi:app", env, settings)
         region = args.bodies // (args.rounds + 1)  # each round its own, never-sent previews
         with bare_server as bare, ours_server as ours:
             load(bare.port, 1, args.connections, bodies, 0)  # warm up
