@@ -22,7 +22,9 @@ taking each job's advisory locks in turn could deadlock with another process's.
 """
 
 import fcntl
+import logging
 import os
+import sqlite3
 import threading
 import weakref
 from collections.abc import Callable
@@ -30,8 +32,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
+from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class _Write:
@@ -145,6 +150,7 @@ def _commit(batch: list[_Write]) -> None:
 # grows with each). With four web processes that is one every 60 or so submits: a few hundred
 # pages of log, about what SQLite's own checkpoint would copy.
 CHECKPOINT_EVERY = 250
+CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 _since_checkpoint = 0
 
 
@@ -152,18 +158,22 @@ def _checkpoint_now_and_then(writes: int) -> None:
     """Copy the write-ahead log into the database file after every CHECKPOINT_EVERY writes.
 
     Called outside the write lock, so other writers go on meanwhile. PASSIVE waits for no
-    one: pages a reader still needs stay in the log until the next time.
+    one: pages a reader still needs stay in the log until the next time. The writes are
+    committed already, so a failing checkpoint is logged and left to the next one.
     """
     global _since_checkpoint
     _since_checkpoint += writes
     if _since_checkpoint < CHECKPOINT_EVERY:
         return
     _since_checkpoint = 0
-    connection = db.engine.raw_connection()
     try:
-        connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        connection.close()
+        connection = db.engine.raw_connection()
+        try:
+            connection.cursor().execute(CHECKPOINT)
+        finally:
+            connection.close()
+    except (sqlite3.Error, DBAPIError) as error:
+        log.warning("WAL-checkpoint mislukt, volgende keer opnieuw: %s", error)
 
 
 def _begin(connection, cursor, sqlite: bool) -> None:

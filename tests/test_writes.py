@@ -176,3 +176,12 @@ def test_the_log_is_copied_into_the_database_file_outside_the_commits(app, monke
         assert send_invitations(*submit(300, client="c300")) == SENT
         assert path.stat().st_size > size
         assert len(queued()) == 301
+
+
+def test_a_failing_checkpoint_leaves_the_committed_write_answered(app, monkeypatch, caplog):
+    monkeypatch.setattr(writes, "CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(writes, "CHECKPOINT", "SELECT * FROM no_such_table")
+    with app.test_request_context():
+        assert send_invitations(*submit(1)) == SENT
+        assert queued() == ["collega1@bedrijf1.example"]
+    assert "WAL-checkpoint mislukt" in caplog.text
