@@ -39,13 +39,13 @@ def load_pending(value: str | None) -> dict | None:
 
 def _pending_serializer() -> URLSafeTimedSerializer:
     """The serializer for the preview's values."""
-    return _serializer_for(current_app.secret_key)
+    return _made_once(URLSafeTimedSerializer, current_app.secret_key, "invite-preview")
 
 
-@lru_cache(maxsize=8)
-def _serializer_for(secret_key: str) -> URLSafeTimedSerializer:
-    """One serializer per key: making one costs more than using it (it tries a JSON dump)."""
-    return URLSafeTimedSerializer(secret_key, salt="invite-preview")
+@lru_cache(maxsize=16)
+def _made_once(kind: type, secret_key: str, salt: str):
+    """One serializer or signer per key and salt: making one costs more than using it."""
+    return kind(secret_key, salt=salt)
 
 
 def opt_out_token(address: str) -> str:
@@ -63,13 +63,7 @@ def opted_out_hash(token: str) -> str | None:
 
 def _opt_out_signer() -> Signer:
     """The signer for opt-out tokens."""
-    return _signer_for(current_app.secret_key)
-
-
-@lru_cache(maxsize=8)
-def _signer_for(secret_key: str) -> Signer:
-    """One signer per key, made once like `_serializer_for`."""
-    return Signer(secret_key, salt="invite-opt-out")
+    return _made_once(Signer, current_app.secret_key, "invite-opt-out")
 
 
 def opt_out(address_hash: str) -> None:
