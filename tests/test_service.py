@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, free_port, migrated_database
+from itsdangerous import BadSignature
 
 
 @pytest.mark.parametrize("path", ["/", "/incassobeleid/", "/warm-doorverwijzen/", "/contact/"])
@@ -112,8 +113,6 @@ def test_gunicorn_serves_the_app_as_deployed(tmp_path, site_dir):
 
 
 def test_session_signing_follows_a_new_secret_key_and_its_fallbacks(app):
-    from itsdangerous import BadSignature
-
     interface = app.session_interface
     old_key = app.secret_key
     cookie = interface.get_signing_serializer(app).dumps({"csrf_token": "abc"})
