@@ -6,7 +6,7 @@ from flask_wtf.csrf import CSRFError
 
 from ..bot_traps import refuse_hasty, seconds_since_start, sign_started
 from ..limits import client_ip_key
-from ..site import render_page
+from ..pages import render_page
 from . import DEFAULTS, registry
 from .forms import RegistrationForm
 
@@ -48,9 +48,8 @@ def register():
     fields = {name: form[name].data for name in registry.REGISTRATION_FIELDS}
     if not registry.register(fields, client_ip_key(request)):
         body = render_template("adoptions/too_many.html")
-        html, status = render_page("meedoen/", body, title="Probeer het later opnieuw",
-                                   status=429, replace=True)
-        return html, status, {"Retry-After": "3600"}
+        return render_page("meedoen/", body, title="Probeer het later opnieuw", status=429,
+                           replace=True, headers={"Retry-After": "3600"})
     return redirect(url_for(".sent"), 303)
 
 
@@ -138,10 +137,8 @@ def _token_problem(state: str):
 
 def _private(page):
     """Keep a page with a token in its address out of every cache."""
-    html, status = page
-    response = current_app.make_response((html, status))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 def _badge_width(name: str) -> int:

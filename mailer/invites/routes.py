@@ -6,7 +6,7 @@ from flask_wtf.csrf import CSRFError
 from ..bot_traps import refuse_hasty, sign_started
 from ..extensions import csrf, db
 from ..limits import client_ip_key
-from ..site import render_page
+from ..pages import render_page
 from .email import (
     LIMITED,
     invitation_rows,
@@ -147,9 +147,8 @@ def expired():
 def limited():
     """A clear 'try later' with status 429, when saying so reveals nothing about anyone."""
     body = render_template("invites/limited.html")
-    page, status = render_page(PAGE, body, title="Probeer het later opnieuw", status=429,
-                               replace=True)
-    return page, status, {"Retry-After": str(current_app.config["INVITE_RETRY_AFTER"])}
+    return render_page(PAGE, body, title="Probeer het later opnieuw", status=429, replace=True,
+                       headers={"Retry-After": str(current_app.config["INVITE_RETRY_AFTER"])})
 
 
 def bad_link():
