@@ -47,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     mail.init_app(app)
 
-    from . import api, cli, site
+    from . import api, cli, selfscan, site
     from .adoptions import routes as adoptions
     from .invites import routes as invites
 
@@ -55,8 +55,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(invites.bp)
     app.register_blueprint(adoptions.bp)
+    app.register_blueprint(selfscan.bp)
     # Last: its catch-all route serves the built site for every path the others do not claim.
-    app.register_blueprint(site.bp)
+    site.init_app(app)
     cli.register_commands(app)
     return app
 

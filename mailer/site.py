@@ -6,6 +6,11 @@ from flask import Blueprint, current_app, redirect, request, send_from_directory
 
 bp = Blueprint("site", __name__)
 
+
+def init_app(app) -> None:
+    """Serve the built site from `app`; registered last, as its catch-all claims every other path."""
+    app.register_blueprint(bp)
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
