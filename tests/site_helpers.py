@@ -11,18 +11,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 API_PATH = "/api/adoptions/count"
 
-# Every page in the navigation, by URL, with the Markdown file it comes from.
-PAGES = {
+# The pages in the top navigation, by URL, with the Markdown file each comes from.
+NAV = {
     "/": "index.md",
     "/incassobeleid/": "incassobeleid.md",
+    "/zelfscan/": "zelfscan.md",
     "/warm-doorverwijzen/": "warm-doorverwijzen.md",
     "/deelnemers/": "deelnemers.md",
-    "/tip-een-collega/": "tip-een-collega.md",
     "/meedoen/": "meedoen.md",
+}
+# The pages linked from the footer of every page.
+FOOTER = {
+    "/tip-een-collega/": "tip-een-collega.md",
     "/contact/": "contact.md",
     "/privacy/": "privacy.md",
     "/toegankelijkheid/": "toegankelijkheid.md",
 }
+# Every page of the site.
+PAGES = {**NAV, **FOOTER}
 
 COMPRESSIBLE = (".html", ".css", ".js", ".json", ".svg", ".txt", ".xml")
 

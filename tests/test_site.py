@@ -4,11 +4,11 @@ import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from mkdocs.utils.yaml import yaml_load
-from site_helpers import PAGES, ROOT, build_site_with_adopters, snapshot_of
+from site_helpers import FOOTER, NAV, PAGES, ROOT, build_site_with_adopters, snapshot_of
 
 
 class LinkParser(HTMLParser):
@@ -66,21 +66,35 @@ def baked_counts(site: Path, url: str) -> list[str]:
     return re.findall(r"<[^>]*\bdata-adoptions-count\b[^>]*>\s*([^<]*?)\s*<", raw)
 
 
-def test_nav_lists_the_nine_pages():
-    """mkdocs.yml names each page of the product, and nothing else."""
+def test_top_navigation_has_at_most_six_items():
+    """mkdocs.yml names the campaign's main pages, at most six; the rest are in the footer."""
     with open(ROOT / "mkdocs.yml", encoding="utf-8") as file:
         config = yaml_load(file)  # MkDocs' own loader understands !ENV
     files = [next(iter(item.values())) for item in config["nav"]]
-    assert files == list(PAGES.values())
+    assert files == list(NAV.values())
+    assert len(files) <= 6
+
+
+def tabs_and_footer(path: Path) -> tuple[list[str], list[str]]:
+    """The link targets in a built page's tabs and in its footer."""
+    raw = path.read_text(encoding="utf-8")
+    tabs = re.search(r'<nav class="md-tabs".*?</nav>', raw, re.S).group(0)
+    footer = re.search(r'<footer class="md-footer">.*?</footer>', raw, re.S).group(0)
+    return re.findall(r'href="([^"]+)"', tabs), re.findall(r'href="([^"]+)"', footer)
 
 
 @pytest.mark.parametrize("url", list(PAGES))
-def test_every_nav_page_is_built_and_linked_from_the_navigation(site_dir, url):
-    """Each page exists, and the home page's navigation links to it."""
+def test_every_page_is_built_and_reachable_from_every_page(site_dir, url):
+    """Each page exists; the tabs link to the main pages and the footer to the others."""
     assert page_file(site_dir, url).is_file()
-    home_links = {urlsplit(link).path for link in parse(site_dir / "index.html").links}
-    relative = url.lstrip("/") or "."
-    assert relative in home_links or relative.rstrip("/") in home_links or url in home_links
+    for path in sorted(site_dir.rglob("index.html")):
+        tabs, footer = tabs_and_footer(path)
+        where = tabs if url in NAV else footer
+        targets = {urlsplit(urljoin("/" + str(path.parent.relative_to(site_dir)) + "/", link)).path
+                   for link in where}
+        assert url in {t.replace("/./", "/") for t in targets} or url == "/" and "/" in targets, (
+            f"{url} not linked from {path.relative_to(site_dir)}")
+    assert len(FOOTER) + len(NAV) == len(PAGES)
 
 
 def test_internal_links_resolve(site_dir):
