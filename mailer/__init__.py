@@ -4,9 +4,10 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import adoptions, invites, limits, outbox
 from .extensions import csrf, db, migrate
-from .outbox import mail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,52 +20,47 @@ def create_app(test_config: dict | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=f"sqlite:///{instance / 'mailer.sqlite'}",
         SITE_DIR=str(ROOT / "site"),
         SITE_URL="http://127.0.0.1:8000",
-        MAIL_SERVER=None,  # unset: mails are written to MAIL_FILE_DIR as .eml files
-        MAIL_PORT=25,
-        MAIL_DEFAULT_SENDER="Schuldeiserscoalitie <noreply@schuldeiserscoalitie.nl>",
-        MAIL_TIMEOUT=30,
         MAIL_FILE_DIR=str(instance / "mail"),
-        OUTBOX_MAX_ATTEMPTS=8,  # with backoff from 60 s this spans about four hours
-        OUTBOX_BACKOFF_SECONDS=60,
-        OUTBOX_BATCH_SIZE=50,
-        OUTBOX_LEASE_SECONDS=600,  # a claimed mail left by a crashed worker is due again after this
-        ADOPTERS_BEFORE_REGISTRY=25,  # the first value of the setting, from the source document
+        TRUSTED_PROXIES=0,  # proxies in front that add X-Forwarded-For (nginx: 1)
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
     )
+    # Each area keeps the defaults of its own settings.
+    for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS):
+        app.config.from_mapping(defaults)
     app.config.from_prefixed_env("MAILER")
     if test_config is not None:
         app.config.from_mapping(test_config)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(instance)
+    for key, name in (("SECRET_KEY", "secret_key"), ("HASH_KEY", "hash_key")):
+        if not app.config.get(key):
+            app.config[key] = _instance_secret(instance, name)
     app.config["SITE_URL"] = app.config["SITE_URL"].rstrip("/")
-    # Flask-Mail only sends when this is explicitly off in tests; the outbox decides instead.
-    app.config.setdefault("MAIL_SUPPRESS_SEND", False)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
-    mail.init_app(app)
+    outbox.mail.init_app(app)
 
     from . import api, cli, selfscan, site
-    from .adoptions import routes as adoptions
-    from .invites import routes as invites
+    from .adoptions import routes as adoption_routes
+    from .invites import routes as invite_routes
 
-    app.session_interface = api.SessionInterface()
     app.register_blueprint(api.bp)
-    app.register_blueprint(invites.bp)
-    app.register_blueprint(adoptions.bp)
+    app.register_blueprint(invite_routes.bp)
+    app.register_blueprint(adoption_routes.bp)
     app.register_blueprint(selfscan.bp)
-    # Last: its catch-all route serves the built site for every path the others do not claim.
-    site.init_app(app)
+    site.init_app(app)  # last: its catch-all serves the built site for every path left
     cli.register_commands(app)
     return app
 
 
-def _instance_secret(instance: Path) -> str:
-    """Read, or create once, a random secret key kept in the instance folder for local runs."""
-    path = instance / "secret_key"
+def _instance_secret(instance: Path, name: str) -> str:
+    """Read, or create once, a random key kept in the instance folder for local runs."""
+    path = instance / name
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_hex(32))

@@ -1,13 +1,8 @@
 """The public JSON API: the adoption count and the public list, open to other sites."""
 
-import hashlib
-import json
-from functools import lru_cache
+from flask import Blueprint, jsonify, request
 
-from flask import Blueprint, Response, jsonify, request
-from flask.sessions import SecureCookieSessionInterface
-
-from .adoptions.registry import current_count, iso_time, public_adopters
+from .adoptions.registry import adoption_count, iso_time, public_adopters
 from .extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -17,43 +12,11 @@ csrf.exempt(bp)
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=120, stale-if-error=300"
 
 
-class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, left out of API requests: they never use one.
-
-    Flask opens the session of every request before routing, building a signing serializer
-    each time; the count is the most requested path, so that was a fair share of its cost.
-    Elsewhere the serializer is made once per key, not once per request.
-    """
-
-    def __init__(self):
-        self._serializers: dict = {}
-
-    def get_signing_serializer(self, app):
-        """Flask's serializer for the app's current keys, made once."""
-        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        serializer = self._serializers.get(keys)
-        if serializer is None:
-            serializer = self._serializers[keys] = super().get_signing_serializer(app)
-        return serializer
-
-    def open_session(self, app, request):
-        """No session for the API (Flask then saves none either), the usual one elsewhere."""
-        if request.path.startswith(bp.url_prefix + "/"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
-
-
 @bp.get("/adoptions/count")
 def count():
     """The number of companies that adopted the policy, cacheable and open to every origin."""
-    data = current_count()
-    # The most requested path of the service: its body and ETag are made once per count.
-    body, etag = _count_body(data["count"], data["updated"])
-    headers = {"Cache-Control": CACHE_CONTROL, "Access-Control-Allow-Origin": "*", "ETag": etag}
-    wanted = request.headers.get("If-None-Match", "")
-    if etag in wanted or wanted == "*":
-        return Response(status=304, headers=headers)
-    return Response(body, headers=headers, mimetype="application/json")
+    data = adoption_count()
+    return _public(jsonify(count=data["count"], updated=iso_time(data["updated"])))
 
 
 @bp.get("/adoptions")
@@ -66,13 +29,6 @@ def adopters():
 def openapi():
     """An OpenAPI 3.1 description of this API."""
     return _public(jsonify(OPENAPI))
-
-
-@lru_cache(maxsize=16)
-def _count_body(number: int, updated) -> tuple[bytes, str]:
-    """The JSON body for a count and its (strong) ETag."""
-    body = json.dumps({"count": number, "updated": iso_time(updated)}).encode()
-    return body, f'"{hashlib.sha1(body).hexdigest()}"'
 
 
 def _public(response):

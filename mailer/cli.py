@@ -51,10 +51,12 @@ def worker(once: bool, poll: float):
 def housekeeping() -> None:
     """Forget what the privacy page says we no longer keep: old limit counts and registrations."""
     from .adoptions.registry import purge_expired
+    from .extensions import db
     from .limits import prune
 
     prune()
     purge_expired()
+    db.session.commit()
 
 
 def register_commands(app: Flask) -> None:

@@ -68,12 +68,9 @@ class RateEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The key's running number: 1 for its first event, and `at` never decreases as it grows.
-    # A window's count is then the difference of two numbers (see `limits`).
-    seq: Mapped[int]
 
-    # The newest event of a key, and its oldest inside a window, are each one lookup here.
-    __table_args__ = (Index("ix_rate_event_key_at_seq", "key", "at", "seq"),)
+    # A window's count is one range of this index.
+    __table_args__ = (Index("ix_rate_event_key_at", "key", "at"),)
 
 
 class Registration(db.Model):

@@ -18,19 +18,32 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, render_template
 from flask_mail import Connection, Mail, Message
 from jinja2 import TemplateError
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from . import sql
 from .extensions import db
 from .models import OutboxMail, utcnow
 from .security import keyed_hash, mask_address
 
 log = logging.getLogger(__name__)
 mail = Mail()
+
+# Defaults of the mail settings; `MAILER_*` variables and a test config override them.
+DEFAULTS = {
+    "MAIL_SERVER": None,  # unset: mails are written to MAIL_FILE_DIR as .eml files
+    "MAIL_PORT": 25,
+    "MAIL_DEFAULT_SENDER": "Schuldeiserscoalitie <noreply@schuldeiserscoalitie.nl>",
+    "MAIL_TIMEOUT": 30,
+    # Flask-Mail only sends when this is explicitly off in tests; the outbox decides instead.
+    "MAIL_SUPPRESS_SEND": False,
+    "OUTBOX_MAX_ATTEMPTS": 8,  # with backoff from 60 s this spans about four hours
+    "OUTBOX_BACKOFF_SECONDS": 60,
+    "OUTBOX_BATCH_SIZE": 50,
+    "OUTBOX_LEASE_SECONDS": 600,  # a claimed mail left by a crashed worker is due again after this
+}
 
 
 class TemporaryFailure(Exception):
@@ -42,53 +55,36 @@ class PermanentFailure(Exception):
 
 
 def render_mail(template: str, **context) -> tuple[str, str]:
-    """Render `email/<template>.txt` and `email/<template>.html`: the exact text and HTML parts.
-
-    Straight from the app's Jinja environment, which holds the same globals (`config`,
-    `url_for`) as `render_template`: that one also runs the context processors and sends
-    signals on every call, which mails do not use and a submit paid for twice.
-    """
-    env = current_app.jinja_env
-    return (env.get_template(f"email/{template}.txt").render(context),
-            env.get_template(f"email/{template}.html").render(context))
-
-
-# Built once: the statement is the same for every mail, and building it cost more than the insert.
-INSERT_MAIL = insert(OutboxMail.__table__).returning(OutboxMail.id)
+    """Render `email/<template>.txt` and `email/<template>.html`: the exact text and HTML parts."""
+    return (render_template(f"email/{template}.txt", **context),
+            render_template(f"email/{template}.html", **context))
 
 
 def queue_mail(kind: str, to: str, subject: str, template: str,
-               headers: dict[str, str] | None = None, **context) -> OutboxMail:
+               headers: dict[str, str] | None = None, **context) -> None:
     """Add an email to the outbox; the caller's commit makes it due.
 
     `context` holds the template's values and is stored as JSON, so it takes plain values
     (strings, numbers, lists, dicts), not database objects.
     """
-    values = outbox_row(kind, to, subject, template, headers, **context)
-    row_id = insert_mail(sql.cursor(), values)
-    return OutboxMail(id=row_id, **values)  # for reading, not changing
+    queue_mails([outbox_row(kind, to, subject, template, headers, **context)])
+
+
+def queue_mails(rows: list[dict]) -> None:
+    """Add the emails made by `outbox_row` to the outbox, in one statement."""
+    if rows:
+        db.session.execute(insert(OutboxMail), rows)
 
 
 def outbox_row(kind: str, to: str, subject: str, template: str,
                headers: dict[str, str] | None = None, **context) -> dict:
-    """The outbox columns of one email; no database work, so no lock is needed yet.
-
-    Rendering waits for the worker: it costs more than the rest of a submit, and a row of
-    values is a fraction of the size of two rendered bodies.
-    """
+    """The outbox columns of one email: the worker renders it from its template and values."""
     domain = urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
     now = utcnow()
     return {"kind": kind, "status": "queued", "recipient": to, "recipient_hash": keyed_hash(to),
             "subject": subject, "template": template, "context": context,
             "headers": headers or None, "message_id": make_msgid(domain=domain), "attempts": 0,
             "next_attempt_at": now, "created_at": now}
-
-
-def insert_mail(cursor, values: dict) -> int:
-    """Insert a row made by `outbox_row` in the caller's transaction; returns its id."""
-    # A plain INSERT on the transaction's cursor: the ORM's unit of work, and even
-    # `Connection.execute`, cost more than the insert itself on every submit.
-    return sql.execute(cursor, INSERT_MAIL, values, column_keys=list(values)).fetchone()[0]
 
 
 SMTP_AS_IS = policy.compat32.clone(linesep="\r\n", max_line_length=0)

@@ -1,17 +1,30 @@
-"""Keyed hashes and random tokens: recognising people without storing who they are."""
+"""Keyed hashes, signatures and random tokens: recognising people without storing who they are.
+
+Hashes are keyed by `HASH_KEY`, which is never rotated, so opt-outs and limits outlive a new
+`SECRET_KEY`. Signatures use `SECRET_KEY` and still accept its `SECRET_KEY_FALLBACKS`.
+"""
 
 import hashlib
 import hmac
 import secrets
 
 from flask import current_app
+from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
 
 def keyed_hash(value: str, purpose: str = "address") -> str:
-    """HMAC-SHA256 of a normalised value, keyed by the app's secret and the purpose."""
-    key = (current_app.config.get("HASH_KEY") or current_app.config["SECRET_KEY"]).encode()
+    """HMAC-SHA256 of a normalised value, keyed by `HASH_KEY` and the purpose."""
+    key = current_app.config["HASH_KEY"].encode()
     message = f"{purpose}:{value.strip().lower()}".encode()
     return hmac.digest(key, message, "sha256").hex()
+
+
+def serializer(salt: str, timed: bool = False) -> URLSafeSerializer:
+    """A serializer that signs with `SECRET_KEY` and also accepts its fallbacks."""
+    config = current_app.config
+    keys = [*(config.get("SECRET_KEY_FALLBACKS") or []), config["SECRET_KEY"]]
+    kind = URLSafeTimedSerializer if timed else URLSafeSerializer
+    return kind(keys, salt=salt)
 
 
 def new_token() -> tuple[str, str]:

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 from mailer import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_KEYS = {"SECRET_KEY": "test-secret", "HASH_KEY": "test-hash-key"}
 
 
 def free_port() -> int:
@@ -31,7 +32,7 @@ def free_port() -> int:
 def migrated_database(path: Path) -> str:
     """Create a database file with every migration applied; returns its URI."""
     uri = f"sqlite:///{path}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "test"})
+    app = create_app({**TEST_KEYS, "SQLALCHEMY_DATABASE_URI": uri})
     with app.app_context():
         upgrade()
     return uri
@@ -108,21 +109,36 @@ class BufferedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(tmp_path, site_dir, smtp):
-    """The app on its own migrated database file, sending to the test SMTP server."""
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": migrated_database(tmp_path / "mailer.sqlite"),
-        "SITE_DIR": str(site_dir),
-        "SITE_URL": "https://schuldeiserscoalitie.test",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": smtp.port,
-        "MAIL_TIMEOUT": 5,
-        "MAIL_SUPPRESS_SEND": False,
-    })
-    app.test_client_class = BufferedClient
-    yield app
+def make_app(tmp_path, site_dir, smtp):
+    """A maker of the app on this test's migrated database file, sending to the test SMTP server.
+
+    Keyword arguments override settings, as `MAILER_*` variables would: `make_app(MAIL_PORT=1)`.
+    """
+    database = migrated_database(tmp_path / "mailer.sqlite")
+
+    def make(**overrides):
+        app = create_app({
+            **TEST_KEYS,
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database,
+            "SITE_DIR": str(site_dir),
+            "SITE_URL": "https://schuldeiserscoalitie.test",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": smtp.port,
+            "MAIL_TIMEOUT": 5,
+            "MAIL_SUPPRESS_SEND": False,
+            **overrides,
+        })
+        app.test_client_class = BufferedClient
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    """The app with the test settings."""
+    return make_app()
 
 
 @pytest.fixture

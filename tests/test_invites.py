@@ -39,7 +39,7 @@ def open_form(client) -> dict:
 def fill(client, environ=None, **fields):
     """Post the form with sensible defaults, overridden by `fields`."""
     data = {"voornaam": "Jan", "achternaam": "de Vries", "collega_1": "piet@example.nl",
-            "collega_2": "", "collega_3": "", "homepage": "", **open_form(client), **fields}
+            "collega_2": "", "collega_3": "", "fax": "", **open_form(client), **fields}
     return client.post(FORM, data={k: v for k, v in data.items() if v is not None},
                        environ_base=environ or {})
 
@@ -273,9 +273,9 @@ def test_rotating_addresses_inside_one_ipv6_64_count_together(app, client):
     assert queued(app) == 6
 
 
-def test_the_ip_behind_a_trusted_proxy_is_limited(app, client):
-    app.config["TRUSTED_PROXIES"] = 1
-    app.config["INVITE_LIMIT_IP_HOUR"] = 1
+def test_the_ip_behind_a_trusted_proxy_is_limited(make_app):
+    app = make_app(TRUSTED_PROXIES=1, INVITE_LIMIT_IP_HOUR=1, INVITE_MIN_SECONDS=0)
+    client = app.test_client()
     client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.5"
     assert invite(client, collega_1="a@example.nl").status_code == 303
     assert invite(client, collega_1="b@example.nl").status_code == 429
@@ -429,7 +429,7 @@ def test_an_expired_preview_sends_nothing(app, client):
 
 @pytest.mark.parametrize("value", ["http://spam.example", "x", "Jan\r\nBcc: x@evil.example"])
 def test_a_filled_honeypot_is_quietly_refused(app, client, value):
-    answer = fill(client, homepage=value)
+    answer = fill(client, fax=value)
     assert answer.status_code == 303
     assert answer.headers["Location"].endswith("/tip-een-collega/verstuurd/")
     assert queued(app) == 0

@@ -49,7 +49,7 @@ def fuzz(tmp_path_factory, site_dir):
     smtp.start()
     base = tmp_path_factory.mktemp("fuzz")
     app = create_app({
-        "TESTING": True, "SECRET_KEY": "fuzz", "SITE_DIR": str(site_dir),
+        "TESTING": True, "SECRET_KEY": "fuzz", "HASH_KEY": "fuzz", "SITE_DIR": str(site_dir),
         "SQLALCHEMY_DATABASE_URI": migrated_database(base / "mailer.sqlite"),
         "SITE_URL": "https://schuldeiserscoalitie.test", "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": smtp.port, "MAIL_TIMEOUT": 5, "MAIL_SUPPRESS_SEND": False,
@@ -69,7 +69,7 @@ def test_no_input_gives_a_500_or_a_foreign_header(fuzz, fields):
     page = client.get("/tip-een-collega/").text
     started = re.search(r'name="started" type="hidden" value="([^"]*)"', page).group(1)
     answer = client.post("/tip-een-collega/", data={
-        **fields, "homepage": "", "started": started, "csrf_token": csrf_token(page)})
+        **fields, "fax": "", "started": started, "csrf_token": csrf_token(page)})
     assert answer.status_code == 200
     if "Controleer uw tip" not in answer.text:
         return

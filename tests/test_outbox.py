@@ -192,8 +192,8 @@ def test_the_worker_forgets_old_rate_events_and_expired_registrations(app, smtp)
     from mailer.models import Registration
 
     with app.app_context():
-        db.session.add_all([RateEvent(key="k", at=utcnow() - timedelta(days=40), seq=1),
-                            RateEvent(key="k", at=utcnow(), seq=2)])
+        db.session.add_all([RateEvent(key="k", at=utcnow() - timedelta(days=40)),
+                            RateEvent(key="k", at=utcnow())])
         db.session.add(Registration(
             company_name="Vergeten BV", kvk="11223344", sector="overig", contact_name="A",
             contact_email="a@example.nl", token_expires_at=utcnow() - timedelta(hours=1)))

@@ -7,5 +7,5 @@ DEFAULTS = {
     "JOIN_MIN_FILL_SECONDS": 3,  # a form sent back faster than this was filled in by a bot
     "JOIN_LIMITS_PER_IP": [[5, 3600], [20, 86400]],  # [registrations, seconds] per client address
     "JOIN_LIMITS_PER_ADDRESS": [[3, 86400]],  # confirmation mails to one contact address
-    "ADOPTIONS_COUNT_TTL": 5,  # seconds a web process reuses the count it read from the database
+    "ADOPTERS_BEFORE_REGISTRY": 25,  # until staff set it: the number in the source document
 }

@@ -3,6 +3,7 @@
 import click
 from flask.cli import with_appcontext
 
+from ..extensions import db
 from . import registry
 
 
@@ -100,7 +101,7 @@ def import_csv(file):
 @with_appcontext
 def purge():
     """Wis verlopen onbevestigde en oude afgewezen aanmeldingen (de worker doet dit elk uur)."""
-    erased = registry.purge_expired()
+    erased = _run(registry.purge_expired)
     click.echo(f"{erased} aanmelding(en) gewist.")
 
 
@@ -110,7 +111,7 @@ def purge():
 def before_registry(number: int | None):
     """Toon of zet het aantal ondernemingen dat meedeed vóór het online register."""
     if number is not None:
-        registry.set_adopters_before_registry(number)
+        _run(registry.set_adopters_before_registry, number)
     click.echo(f"Vóór het register: {registry.adopters_before_registry()}; "
                f"teller nu: {registry.adoption_count()['count']}")
 
@@ -124,11 +125,14 @@ class StaffError(click.ClickException):
 
 
 def _run(action, *args):
-    """Run a registry action; show its Dutch message and exit non-zero when it cannot be done."""
+    """Run a registry action and commit it; show its Dutch message and exit non-zero if it can't."""
     try:
-        return action(*args)
+        result = action(*args)
     except registry.RegistryError as error:
+        db.session.rollback()
         raise StaffError(str(error)) from None
+    db.session.commit()
+    return result
 
 
 def _date(moment) -> str:

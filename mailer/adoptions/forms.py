@@ -4,18 +4,10 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
-from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    EmailField,
-    HiddenField,
-    SelectChoice,
-    SelectField,
-    StringField,
-    URLField,
-)
+from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, ValidationError
+
+from ..forms import CONTROL_MESSAGE, PublicForm, check_email, has_control_characters
 
 # The creditor types of the coalition (PRODUCT.md): code stored in the database, Dutch label shown.
 SECTORS = {
@@ -28,18 +20,9 @@ SECTORS = {
     "overig": "Overig",
 }
 
-CONTROL_MESSAGE = "Gebruik geen regeleinde (Enter), tab of onzichtbaar teken."
 MARKUP = re.compile(r"<\s*/?\s*[a-z!]|javascript:", re.I)
 KVK = re.compile(r"[0-9]{8}")
 HOSTNAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
-
-
-def has_control_characters(value: str) -> bool:
-    """True for line breaks, NUL, tabs and invisible format characters (such as bidi overrides).
-
-    None of them belongs in a one-line field, and CR/LF could end up in a mail header.
-    """
-    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value)
 
 
 def check_plain_text(value: str) -> str:
@@ -80,21 +63,6 @@ def check_website(value: str) -> str | None:
     return value
 
 
-def check_email(value: str) -> str:
-    """One bare email address (no name, no second address), normalised."""
-    if has_control_characters(value):
-        raise ValueError(CONTROL_MESSAGE)
-    value = value.strip()
-    # A name before the address, a second address or a quoted part: never one bare address.
-    if any(sign in value for sign in '<>,; "()[]\\'):
-        raise ValueError("Vul één e-mailadres in, zonder naam ervoor en zonder spaties.")
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError:
-        message = "Vul een geldig e-mailadres in, bijvoorbeeld naam@onderneming.nl."
-        raise ValueError(message) from None
-
-
 def check_sector(value: str) -> str:
     """A sector code, given as code or Dutch label in any case."""
     wanted = value.strip().lower()
@@ -112,11 +80,10 @@ def slugify(name: str) -> str:
     return slug or "onderneming"
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(PublicForm):
     """A company registers that it adopted the social collection policy."""
 
-    class Meta:
-        locales = ["nl"]
+    name = "join"
 
     company_name = StringField(
         "Naam van de onderneming",
@@ -161,10 +128,6 @@ class RegistrationForm(FlaskForm):
     )
     warm_referral = BooleanField("Wij doen mee aan Warm doorverwijzen.")
     list_publicly = BooleanField("Onze onderneming mag op de openbare lijst van deelnemers staan.")
-    # Bot traps without a third party: a field people never see, and the time the form was shown.
-    fax = StringField("Laat dit veld leeg", render_kw={"tabindex": "-1", "autocomplete": "off"})
-    started = HiddenField()
-
     def _clean(self, field, check) -> None:
         """Run a shared check and keep its cleaned value, or show its message."""
         try:
@@ -196,8 +159,3 @@ class RegistrationForm(FlaskForm):
     def validate_contact_email(self, field):
         """One bare address."""
         self._clean(field, check_email)
-
-    @property
-    def is_bot(self) -> bool:
-        """True when the honeypot field was filled in."""
-        return bool(self.fax.data)

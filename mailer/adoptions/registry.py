@@ -1,12 +1,11 @@
 """Registrations, their review, and the count and public list, always derived from the records.
 
-Every function that changes a registration commits its own transaction, with the mail it queues.
+Functions here change the session's transaction, with the mail they queue; the caller (a view
+or a command) commits it.
 """
 
 import csv
 import io
-import threading
-import time
 from datetime import timedelta
 
 from flask import current_app
@@ -14,8 +13,8 @@ from markupsafe import escape
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..limits import hit_windows
+from .. import limits
+from ..extensions import begin_write, db
 from ..models import Registration, Setting, utcnow
 from ..outbox import queue_mail
 from ..security import keyed_hash, new_token, token_hash
@@ -61,7 +60,6 @@ def set_adopters_before_registry(number: int) -> None:
         db.session.add(Setting(key=BEFORE_REGISTRY, value=str(number)))
     else:
         setting.value = str(number)
-    _commit_change()
 
 
 def adoption_count() -> dict:
@@ -75,31 +73,6 @@ def adoption_count() -> dict:
     times = [t for t in (last_decided, setting.updated_at if setting else None) if t]
     updated = max(times) if times else utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     return {"count": approved + adopters_before_registry(), "updated": updated}
-
-
-def current_count() -> dict:
-    """`adoption_count()`, reused for `ADOPTIONS_COUNT_TTL` seconds by this process.
-
-    The API is asked far more often than the count changes; this keeps its cost the same at
-    100,000 adopters as at none. Changes made in this process show at once; changes made by
-    another process (the `mailer adoptions` command) within the TTL.
-    """
-    cache = current_app.extensions.setdefault("adoption_count", {"until": 0.0, "value": None,
-                                                                 "lock": threading.Lock()})
-    if cache["until"] > time.monotonic():
-        return cache["value"]
-    # One thread reads the database; the others keep answering with the value it replaces.
-    if not cache["lock"].acquire(blocking=cache["value"] is None):
-        return cache["value"]
-    try:
-        if cache["until"] <= time.monotonic():
-            cache["value"] = adoption_count()
-            cache["until"] = time.monotonic() + current_app.config["ADOPTIONS_COUNT_TTL"]
-            # Reading the count was this request's only query: end its read transaction now.
-            db.session.rollback()
-        return cache["value"]
-    finally:
-        cache["lock"].release()
 
 
 def public_adopters() -> list[dict]:
@@ -166,13 +139,16 @@ def register(data: dict, client_key: str) -> bool:
     a company from counting twice.
     """
     config = current_app.config
-    if not hit_windows("join-ip:" + client_key, _windows(config["JOIN_LIMITS_PER_IP"])):
-        db.session.rollback()
+    ip = ("join-ip:" + client_key, limits.windows(config["JOIN_LIMITS_PER_IP"]))
+    address = ("join-to:" + keyed_hash(data["contact_email"], "join-address"),
+               limits.windows(config["JOIN_LIMITS_PER_ADDRESS"]))
+    limits.begin([ip[0], address[0]])
+    refused = limits.take([ip, address])
+    if ip[0] in refused:
         return False
-    address_key = "join-to:" + keyed_hash(data["contact_email"], "join-address")
-    if not hit_windows(address_key, _windows(config["JOIN_LIMITS_PER_ADDRESS"])):
+    if refused:
         # Mail-bombing one address through this form: look like success, send nothing more.
-        db.session.commit()
+        limits.take([ip])
         return True
     _delete_expired()
     token, hashed = new_token()
@@ -188,7 +164,6 @@ def register(data: dict, client_key: str) -> bool:
                registration=mail_fields(registration),
                confirm_url=f"{site}/meedoen/bevestigen/{token}",
                hours=config["JOIN_TOKEN_HOURS"], sector=SECTORS[registration.sector])
-    db.session.commit()
     return True
 
 
@@ -208,6 +183,7 @@ def confirmation_state(token: str) -> str:
 
 def confirm(token: str) -> str:
     """Confirm the registration of a valid token: it then waits for review; returns the state."""
+    begin_write()
     state = confirmation_state(token)
     if state == "valid":
         registration = _by_token(token)
@@ -215,7 +191,6 @@ def confirm(token: str) -> str:
         registration.confirmed_at = utcnow()
         # Single use: with the hash gone the link no longer matches anything.
         registration.token_hash = registration.token_expires_at = None
-        db.session.commit()
     return state
 
 
@@ -230,7 +205,6 @@ def purge_expired() -> int:
         delete(Registration).where(Registration.status == "rejected",
                                    Registration.decided_at <= since)
     ).rowcount
-    db.session.commit()
     return erased
 
 
@@ -251,11 +225,6 @@ def _by_token(token: str) -> Registration | None:
         select(Registration).where(Registration.token_hash == token_hash(token),
                                    Registration.status == "unconfirmed")
     )
-
-
-def _windows(pairs) -> list[tuple[int, timedelta]]:
-    """[[count, seconds], ...] from the configuration as rate-limit windows."""
-    return [(int(limit), timedelta(seconds=int(seconds))) for limit, seconds in pairs]
 
 
 # -- review by staff -----------------------------------------------------------------------------
@@ -290,7 +259,7 @@ def approve(kvk: str, registration_id: int | None = None) -> Registration:
                badge_alt=badge_alt(registration.company_name),
                snippet=badge_snippet(registration.company_name, list_url, badge_url))
     try:
-        _commit_change()
+        db.session.flush()
     except IntegrityError:  # approved at the same moment by someone else: the index held
         db.session.rollback()
         raise RegistryError(f"KvK {kvk} is net al goedgekeurd. Er is niets veranderd.") from None
@@ -310,7 +279,6 @@ def reject(kvk: str, reason: str, registration_id: int | None = None) -> Registr
     queue_mail("adoption_rejected", registration.contact_email,
                "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
                registration=mail_fields(registration), reason=reason)
-    db.session.commit()
     return registration
 
 
@@ -321,7 +289,6 @@ def unlist(kvk: str) -> Registration:
     if registration is None:
         raise RegistryError(f"Er is geen goedgekeurde onderneming met KvK {kvk}.")
     registration.list_publicly = False
-    _commit_change()
     return registration
 
 
@@ -356,7 +323,6 @@ def import_adopters(text: str) -> list[tuple[int, str, str]]:
         db.session.flush()
         results.append((line, "added", f"toegevoegd: {registration.company_name} "
                                        f"(KvK {registration.kvk})"))
-    _commit_change()
     return results
 
 
@@ -428,11 +394,3 @@ def _free_slug(name: str, kvk: str) -> str:
         if db.session.scalar(select(Registration.id).where(Registration.slug == candidate)) is None:
             return candidate
     return f"{base}-{kvk}-{utcnow():%Y%m%d%H%M%S}"
-
-
-def _commit_change() -> None:
-    """Commit a change to the count or list, and let this process read the new count at once."""
-    db.session.commit()
-    cache = current_app.extensions.get("adoption_count")
-    if cache:
-        cache["until"] = 0.0

@@ -4,20 +4,14 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 
-from ..bot_traps import refuse_hasty, seconds_since_start, sign_started
-from ..limits import client_ip_key
+from ..extensions import db
+from ..forms import limited
+from ..limits import client_key
 from ..pages import render_page
-from . import DEFAULTS, registry
+from . import registry
 from .forms import RegistrationForm
 
 bp = Blueprint("adoptions", __name__)
-
-
-@bp.record_once
-def _set_defaults(state):
-    """Give this area's settings their defaults, below what the environment or a test set."""
-    for key, value in DEFAULTS.items():
-        state.app.config.setdefault(key, value)
 
 
 class ConfirmForm(FlaskForm):
@@ -28,7 +22,7 @@ class ConfirmForm(FlaskForm):
 def register_form():
     """The registration form."""
     form = RegistrationForm()
-    form.started.data = sign_started("join")
+    form.stamp()
     return _form_page(form)
 
 
@@ -40,16 +34,15 @@ def register():
         # Only a bot fills a field people cannot see: it gets the usual answer and no mail.
         return redirect(url_for(".sent"), 303)
     valid = form.validate()
-    if refuse_hasty(form, "join", current_app.config["JOIN_MIN_FILL_SECONDS"],
-                    "verstuur het formulier opnieuw"):
+    if form.refuse_hasty(current_app.config["JOIN_MIN_FILL_SECONDS"],
+                         "verstuur het formulier opnieuw"):
         valid = False
     if not valid:
         return _form_page(form, status=400)
     fields = {name: form[name].data for name in registry.REGISTRATION_FIELDS}
-    if not registry.register(fields, client_ip_key(request)):
-        body = render_template("adoptions/too_many.html")
-        return render_page("meedoen/", body, title="Probeer het later opnieuw", status=429,
-                           replace=True, headers={"Retry-After": "3600"})
+    if not registry.register(fields, client_key(request)):
+        return limited("meedoen/", "adoptions/too_many.html")
+    db.session.commit()
     return redirect(url_for(".sent"), 303)
 
 
@@ -60,8 +53,8 @@ def expired_form(error):
         form = RegistrationForm()
         form.validate()
         form.csrf_token.errors = []
-        if seconds_since_start("join", form.started.data) is None:
-            form.started.data = sign_started("join")
+        if form.seconds_open() is None:
+            form.stamp()
         form.form_errors.append("Het formulier was verlopen. Controleer de gegevens en verstuur "
                                 "het opnieuw.")
         return _form_page(form, status=400)
@@ -92,6 +85,7 @@ def confirm(token: str):
     state = registry.confirm(token)
     if state != "valid":
         return _token_problem(state)
+    db.session.commit()
     return redirect(url_for(".confirmed"), 303)
 
 

@@ -1,26 +1,19 @@
 """The invitation form and the preview's confirmation form, with every refusal in plain Dutch."""
 
 import re
-import unicodedata
 
-from email_validator import EmailNotValidError, validate_email
-from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField
+from wtforms import EmailField, StringField
 from wtforms.validators import StopValidation, ValidationError
 
+from ..forms import PublicForm, check_email, has_control_characters
+
 NAME_MAX = 50
-ADDRESS_MAX = 254  # RFC 5321's limit on a forward path
 COLLEAGUE_FIELDS = ("collega_1", "collega_2", "collega_3")
 # Letters (any script), combining marks, spaces, hyphens, apostrophes and full stops: every real
 # name, and nothing a mail header, a spreadsheet or a browser would treat as code.
 NAME_CHARS = re.compile(r"^(?:[^\W\d_]|[\u0300-\u036f '’.-])+$")
 LOOKS_LIKE_URL = re.compile(r"(://|www\.|\.[^\W\d_]{2,})", re.I)
 FORMULA_START = ("=", "+", "-", "@")
-
-
-def has_control_characters(value: str) -> bool:
-    """True for line breaks, NUL, tabs and invisible format characters (such as bidi overrides)."""
-    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value)
 
 
 def clean_name(value: str) -> str:
@@ -49,44 +42,16 @@ def check_name(value: str, what: str) -> None:
         )
 
 
-def check_address(value: str) -> str:
-    """Return one bare, normalised email address, or refuse it with a clear reason."""
-    if has_control_characters(value):
-        raise StopValidation("Een e-mailadres mag geen regeleinde, tab of onzichtbaar teken "
-                             "bevatten.")
-    value = value.strip()
-    if "," in value or ";" in value:
-        raise StopValidation("Vul per veld één e-mailadres in. Gebruik de andere velden voor meer "
-                             "collega's.")
-    if any(char in value for char in "<>\"()[]\\"):
-        raise StopValidation("Vul alleen het e-mailadres in, zonder naam, haakjes of "
-                             "aanhalingstekens.")
-    if " " in value:
-        raise StopValidation("Een e-mailadres mag geen spaties bevatten.")
-    if len(value) > ADDRESS_MAX:
-        raise StopValidation(f"Een e-mailadres mag niet langer zijn dan {ADDRESS_MAX} tekens.")
-    try:
-        # One bare address: no display name, no quoted local part, no IP literal, no SMTPUTF8.
-        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
-        raise StopValidation("Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.") from None
-    if len(result.ascii_email) > ADDRESS_MAX:
-        raise StopValidation(f"Een e-mailadres mag niet langer zijn dan {ADDRESS_MAX} tekens.")
-    return result.ascii_email
-
-
 def single_value(field) -> None:
     """Refuse a field sent more than once: that is a way to slip in extra recipients."""
     if field.raw_data and len(field.raw_data) > 1:
         raise StopValidation("Vul dit veld maar één keer in.")
 
 
-class InviteForm(FlaskForm):
+class InviteForm(PublicForm):
     """The sender's name and one to three colleagues' addresses; nothing else to fill in."""
 
-    class Meta:
-        locales = ["nl"]
-
+    name = "invite"
     voornaam = StringField("Uw voornaam", render_kw={"autocomplete": "given-name",
                                                      "maxlength": NAME_MAX})
     achternaam = StringField("Uw achternaam", render_kw={"autocomplete": "family-name",
@@ -96,11 +61,6 @@ class InviteForm(FlaskForm):
                            render_kw={"autocomplete": "off"})
     collega_3 = EmailField("E-mailadres collega 3 (niet verplicht)",
                            render_kw={"autocomplete": "off"})
-    # Bot traps: a field people never see, and the signed moment the form was shown.
-    homepage = StringField("Laat dit veld leeg", render_kw={"tabindex": "-1",
-                                                            "autocomplete": "off"})
-    started = HiddenField()
-
     def __init__(self, *args, extra_keys=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.extra_keys = [key for key in extra_keys if key.startswith("collega_")
@@ -137,7 +97,10 @@ class InviteForm(FlaskForm):
         single_value(field)
         if not (field.data or "").strip():
             return
-        address = check_address(field.data)
+        try:
+            address = check_email(field.data)
+        except ValueError as error:
+            raise StopValidation(str(error)) from None
         if address.lower() in (known.lower() for known in self.addresses):
             raise ValidationError("Dit e-mailadres staat al in een ander veld.")
         self.addresses.append(address)
@@ -150,11 +113,6 @@ class InviteForm(FlaskForm):
             self.form_errors.append("U kunt één tot drie collega's tippen.")
             return False
         return valid
-
-    @property
-    def trap_filled(self) -> bool:
-        """True when the hidden field was filled in: only a bot sees it."""
-        return bool(self.homepage.data)
 
     @property
     def pending(self) -> dict:

@@ -3,18 +3,17 @@
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from ..bot_traps import refuse_hasty, sign_started
-from ..extensions import csrf, db
-from ..limits import client_ip_key
+from ..extensions import begin_write, csrf, db
+from ..forms import limited
+from ..limits import client_key
 from ..pages import render_page
 from .email import (
     LIMITED,
-    invitation_rows,
     load_pending,
     opt_out,
     opted_out_hash,
     preview,
-    send_invitations,
+    queue_invitations,
     sign_pending,
 )
 from .forms import InviteForm
@@ -22,29 +21,12 @@ from .forms import InviteForm
 bp = Blueprint("invites", __name__)
 PAGE = "tip-een-collega/"
 
-DEFAULTS = {
-    "INVITE_MIN_SECONDS": 3,  # people need longer than this to fill in the form; bots do not
-    "INVITE_PREVIEW_MAX_AGE": 3600,  # seconds a preview can wait for Versturen
-    "INVITE_LIMIT_IP_HOUR": 5,
-    "INVITE_LIMIT_IP_DAY": 20,
-    "INVITE_LIMIT_RECIPIENT_DAYS": 30,
-    "INVITE_LIMIT_DOMAIN_DAY": 50,
-    "INVITE_LIMIT_TOTAL_DAY": 1000,
-    "INVITE_RETRY_AFTER": 3600,
-}
-
-
-@bp.record_once
-def set_defaults(state):
-    """Give the invite settings their defaults unless configuration already set them."""
-    for key, value in DEFAULTS.items():
-        state.app.config.setdefault(key, value)
-
 
 @bp.get("/tip-een-collega/")
 def form():
     """Show the empty form, stamped with the moment it was shown."""
-    invite = InviteForm(formdata=None, started=sign_started("invite"))
+    invite = InviteForm(formdata=None)
+    invite.stamp()
     return render_form(invite)
 
 
@@ -52,12 +34,12 @@ def form():
 def check():
     """Check the form; show the exact email as a preview, or the form again with its errors."""
     invite = InviteForm(extra_keys=request.form.keys())
-    if invite.trap_filled:
+    if invite.is_bot:
         # Only a bot fills a field people cannot see: it gets the thank-you page and no mail.
         return redirect(url_for("invites.sent"), 303)
     valid = invite.validate_on_submit()
-    if refuse_hasty(invite, "invite", current_app.config["INVITE_MIN_SECONDS"],
-                    "kies nog een keer voor ‘Bekijk de e-mail’"):
+    if invite.refuse_hasty(current_app.config["INVITE_MIN_SECONDS"],
+                           "kies nog een keer voor ‘Bekijk de e-mail’"):
         valid = False
     if not valid:
         return render_form(invite)
@@ -74,10 +56,13 @@ def edit():
     if pending is None:
         return expired()
     data = {"voornaam": pending["voornaam"], "achternaam": pending["achternaam"],
-            "started": pending["started"] or sign_started("invite")}
+            "started": pending["started"]}
     for number, address in enumerate(pending["to"], start=1):
         data[f"collega_{number}"] = address
-    return render_form(InviteForm(formdata=None, data=data))
+    invite = InviteForm(formdata=None, data=data)
+    if not invite.started.data:
+        invite.stamp()
+    return render_form(invite)
 
 
 @bp.post("/tip-een-collega/versturen")
@@ -86,11 +71,9 @@ def send():
     pending = load_pending(request.form.get("pending"))
     if pending is None:
         return expired()
-    # Everything that needs no database first: the shared write transaction runs only SQL.
-    rows, client_key = invitation_rows(pending), client_ip_key(request)
-    outcome = send_invitations(pending, rows, client_key)
-    if outcome == LIMITED:
-        return limited()
+    if queue_invitations(pending, client_key(request)) == LIMITED:
+        return limited(PAGE, "invites/limited.html")
+    db.session.commit()  # a REPEAT counted nothing and queued nothing: committing is harmless
     return redirect(url_for("invites.sent"), 303)
 
 
@@ -117,6 +100,7 @@ def opt_out_for_good(token: str):
     address_hash = opted_out_hash(token)
     if address_hash is None:
         return bad_link()
+    begin_write()
     opt_out(address_hash)
     db.session.commit()
     body = render_template("invites/opted_out.html")
@@ -138,17 +122,11 @@ def render_form(invite: InviteForm, status: int = 200):
 
 def expired():
     """The form again, empty, with a message that the earlier one can no longer be used."""
-    invite = InviteForm(formdata=None, started=sign_started("invite"))
+    invite = InviteForm(formdata=None)
+    invite.stamp()
     invite.form_errors.append("Uw formulier is verlopen. Vul het opnieuw in. Er is nog niets "
                               "verstuurd.")
     return render_form(invite, status=400)
-
-
-def limited():
-    """A clear 'try later' with status 429, when saying so reveals nothing about anyone."""
-    body = render_template("invites/limited.html")
-    return render_page(PAGE, body, title="Probeer het later opnieuw", status=429, replace=True,
-                       headers={"Retry-After": str(current_app.config["INVITE_RETRY_AFTER"])})
 
 
 def bad_link():
