@@ -4,6 +4,7 @@ PORT ?= 8000
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+NEW_SITE := site.new
 export MAILER_SITE_URL ?= http://$(HOST):$(PORT)
 export NO_MKDOCS_2_WARNING := 1
 
@@ -18,7 +19,9 @@ $(BIN)/mailer: pyproject.toml
 ## Build the site and serve site and service on one origin, with an outbox worker beside it.
 run: $(BIN)/mailer
 	$(BIN)/mailer db upgrade
-	$(BIN)/mkdocs build --quiet
+	rm -rf $(NEW_SITE)
+	$(BIN)/mkdocs build --quiet -d $(NEW_SITE)
+	$(BIN)/mailer build-site $(NEW_SITE)
 	@echo "Site en service: http://$(HOST):$(PORT)/"
 	$(BIN)/mailer worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
@@ -29,10 +32,13 @@ test: $(BIN)/mailer
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
-## Build the static site into site/.
+## Build the static site into site/ (compressed, inline scripts hashed for the CSP), and
+## security-headers.conf for nginx. The new build replaces site/ only once it is complete.
 build: $(BIN)/mailer
 	$(BIN)/mailer db upgrade
-	$(BIN)/mkdocs build --strict
+	rm -rf $(NEW_SITE)
+	$(BIN)/mkdocs build --strict -d $(NEW_SITE)
+	$(BIN)/mailer build-site $(NEW_SITE)
 
 ## Live preview for editing content/: reloads on every save.
 preview: $(BIN)/mailer
@@ -43,4 +49,4 @@ bench: $(BIN)/mailer
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .ruff_cache
+	rm -rf $(VENV) site $(NEW_SITE) security-headers.conf .pytest_cache .ruff_cache
