@@ -116,6 +116,20 @@ def build_site_with_adopters(base: Path) -> tuple[Path, dict]:
 
     Returns the built folder and the registry's snapshot (count 133: 130 plus 3 approved).
     """
+    rows = [
+        {"company_name": name, "kvk": kvk, "sector": sector, "website": f"https://{kvk}.example",
+         "list_publicly": listed, "status": status, "slug": name.lower().replace(" ", "-")}
+        for name, kvk, sector, listed, status in REGISTRATIONS
+    ]
+    return build_site_with_registrations(base, rows, before_registry=130)
+
+
+def build_site_with_registrations(base: Path, rows: list[dict],
+                                  before_registry: int = 0) -> tuple[Path, dict]:
+    """Build the site from a fresh registry holding `rows` (Registration fields, written as given).
+
+    Approved rows get a decision time. Returns the built folder and the registry's snapshot.
+    """
     from conftest import build_site, migrated_database
 
     from mailer import create_app
@@ -126,13 +140,14 @@ def build_site_with_adopters(base: Path) -> tuple[Path, dict]:
     uri = migrated_database(base / "build.sqlite")
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "test"})
     with app.app_context():
-        set_adopters_before_registry(130)
-        for name, kvk, sector, listed, status in REGISTRATIONS:
-            db.session.add(Registration(
-                company_name=name, kvk=kvk, sector=sector, website=f"https://{kvk}.example",
-                contact_name="Contact", contact_email=f"c{kvk}@example.org", adopted_policy=True,
-                list_publicly=listed, status=status, slug=name.lower().replace(" ", "-"),
-                decided_at=datetime(2026, 11, 20, 12, 0) if status == "approved" else None,
-            ))
+        set_adopters_before_registry(before_registry)
+        for row in rows:
+            db.session.add(Registration(**{
+                "contact_name": "Contact", "contact_email": f"c{row['kvk']}@example.org",
+                "adopted_policy": True,
+                "decided_at": (datetime(2026, 11, 20, 12, 0) if row["status"] == "approved"
+                               else None),
+                **row,
+            }))
         db.session.commit()
     return build_site(base / "site", uri), snapshot_of(uri)
