@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TEST_KEYS, free_port, migrated_database
+from conftest import ROOT, free_port, migrated_database
 
 from mailer.build import finish_site
 from mailer.site import SECURITY_HEADERS
@@ -112,8 +112,8 @@ class Stack:
         """Start gunicorn as deployed and nginx in front of it."""
         env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database,
                "MAILER_SITE_DIR": str(self.site), "MAILER_TRUSTED_PROXIES": "1",
-               "MAILER_SECRET_KEY": TEST_KEYS["SECRET_KEY"],
-               "MAILER_HASH_KEY": TEST_KEYS["HASH_KEY"]}
+               "MAILER_SECRET_KEY": "test-secret",
+               "MAILER_HASH_KEY": "test-hash-key"}
         self.processes.append(subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "deploy/gunicorn.conf.py"),
              "--bind", f"127.0.0.1:{self.app_port}", "--workers", "1",

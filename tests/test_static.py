@@ -1,0 +1,200 @@
+"""The built site as the service serves it (`make run`): WhiteNoise in front of the Flask views.
+
+A finished build (`mailer build-site`) with traps planted in it: links out of the site, a link
+loop, a named pipe. Hostile paths go through the test client and through a real gunicorn.
+"""
+
+import gzip
+import http.client
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import brotli
+import pytest
+from conftest import ROOT, free_port, migrated_database
+
+from mailer import create_app
+from mailer.build import finish_site, swap_in
+
+KEYS = {"SECRET_KEY": "test-secret", "HASH_KEY": "test-hash-key"}
+SECRET = "GEHEIM buiten de site"
+
+HOSTILE_PATHS = [
+    "/../pyproject.toml",
+    "/%2e%2e/pyproject.toml",
+    "/..%2fpyproject.toml",
+    "/assets/..%2f..%2fpyproject.toml",
+    "/assets/%2e%2e/%2e%2e/outside/geheim.txt",
+    "/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/..\\pyproject.toml",
+    "/%5c..%5cpyproject.toml",
+    "/./index.html",
+    "//etc/passwd",
+    "/index.html%00",
+    "/%00",
+    "/a%00b/",
+    "/index.html/",
+    "/%ff%fe/",
+    "/" + "a" * 300,            # longer than a file name may be
+    "/" + "a/" * 1500,          # deeper than a path may be
+    "/link-out.txt",            # a link to a file outside the site
+    "/link-out/geheim.txt",     # through a link to a folder outside the site
+    "/link-out/",
+    "/link-in.html",            # links are not followed at all, not even inside
+    "/assets/loop/loop/loop/index.html",
+    "/pipe",                    # a named pipe, not a file
+    "/assets/",                 # a folder without an index page
+    "/assets/javascripts/counter.js.gz",  # compressed copies are chosen by Accept-Encoding
+]
+
+
+@pytest.fixture(scope="module")
+def site(site_dir, tmp_path_factory) -> Path:
+    """A finished build, with links out, a link loop and a named pipe planted in it."""
+    base = tmp_path_factory.mktemp("static")
+    shutil.copytree(site_dir, base / "new")
+    finish_site(base / "new", base / "site")
+    site = base / "site"
+    (base / "outside").mkdir()
+    (base / "outside" / "geheim.txt").write_text(SECRET)
+    (site / "link-out.txt").symlink_to(base / "outside" / "geheim.txt")
+    (site / "link-out").symlink_to(base / "outside")
+    (site / "link-in.html").symlink_to(site / "index.html")
+    (site / "assets" / "loop").symlink_to(site / "assets")
+    os.mkfifo(site / "pipe")
+    return site
+
+
+def make_app(site: Path, database: str):
+    """The app serving `site`."""
+    return create_app({**KEYS, "TESTING": True, "SQLALCHEMY_DATABASE_URI": database,
+                       "SITE_DIR": str(site)})
+
+
+@pytest.fixture(scope="module")
+def static_client(site, tmp_path_factory):
+    """A test client of the app serving the planted site."""
+    database = migrated_database(tmp_path_factory.mktemp("db") / "mailer.sqlite")
+    return make_app(site, database).test_client()
+
+
+def get(client, path: str, **headers):
+    """GET `path` as sent, read in full."""
+    return client.get(path, headers=headers, buffered=True)
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_hostile_paths_get_the_sites_404(static_client, site, path):
+    response = get(static_client, path)
+    assert response.status_code == 404, path
+    assert response.get_data() == (site / "404.html").read_bytes()
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_a_folder_outside_the_site_looks_like_any_missing_one(static_client, site):
+    """Whether /etc exists (or the folder beside the site) cannot be told from the answer."""
+    pairs = [("/../../../../etc/", "/../../../../bestaat-niet/"),
+             ("/%2e%2e/outside/", "/%2e%2e/nergens/"),
+             ("/..%2foutside%2fgeheim.txt", "/..%2foutside%2fniets.txt")]
+    for existing, missing in pairs:
+        one, other = get(static_client, existing), get(static_client, missing)
+        assert (one.status_code, one.get_data()) == (other.status_code, other.get_data())
+
+
+@pytest.fixture(scope="module")
+def gunicorn(site, tmp_path_factory):
+    """The app under a real gunicorn, as `mailer serve` runs it; its origin."""
+    database = migrated_database(tmp_path_factory.mktemp("db") / "mailer.sqlite")
+    env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database, "MAILER_SITE_DIR": str(site),
+           "MAILER_SECRET_KEY": KEYS["SECRET_KEY"], "MAILER_HASH_KEY": KEYS["HASH_KEY"]}
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config",
+                               str(ROOT / "deploy/gunicorn.conf.py"), "--bind",
+                               f"127.0.0.1:{port}", "--workers", "1", "mailer.wsgi:app"],
+                              cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while raw_get(port, "/")[0] != 200:
+        assert time.monotonic() < deadline, "gunicorn start niet"
+        time.sleep(0.2)
+    yield port
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def raw_get(port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """GET `path` exactly as written from 127.0.0.1:`port`; status 0 if nothing listens."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    except ConnectionRefusedError:
+        return 0, {}, b""
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("path", HOSTILE_PATHS)
+def test_hostile_paths_through_gunicorn(gunicorn, site, path):
+    status, _, body = raw_get(gunicorn, path)
+    assert status == 404, path
+    assert body == (site / "404.html").read_bytes()
+
+
+def test_pages_are_revalidated_and_hashed_assets_cached_for_good(static_client, site):
+    page = get(static_client, "/incassobeleid/")
+    assert page.headers["Cache-Control"] == "no-cache"
+    assert page.headers["ETag"] and page.headers["Last-Modified"]
+    again = get(static_client, "/incassobeleid/", **{"If-None-Match": page.headers["ETag"]})
+    assert again.status_code == 304
+    bundle = next(site.glob("assets/javascripts/bundle.*.min.js")).relative_to(site).as_posix()
+    assert "immutable" in get(static_client, "/" + bundle).headers["Cache-Control"]
+    for path in ("/assets/javascripts/counter.js", "/assets/stylesheets/extra.css",
+                 "/search/search_index.json", "/sitemap.xml", "/"):
+        response = get(static_client, path)
+        assert response.status_code == 200, path
+        assert "immutable" not in response.headers["Cache-Control"], path
+    own = get(static_client, "/assets/stylesheets/extra.css").headers["Cache-Control"]
+    assert own == "public, max-age=300"
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip"])
+def test_compressed_copies_made_at_build_are_sent(static_client, site, encoding):
+    response = get(static_client, "/", **{"Accept-Encoding": encoding})
+    assert response.headers["Content-Encoding"] == encoding
+    assert response.headers["Vary"] == "Accept-Encoding"
+    plain = brotli.decompress if encoding == "br" else gzip.decompress
+    assert plain(response.get_data()) == (site / "index.html").read_bytes()
+
+
+@pytest.mark.parametrize("path", ["/tip-een-collega/", "/meedoen/"])
+def test_the_forms_view_wins_over_its_built_page(static_client, path):
+    response = get(static_client, path, **{"Accept-Encoding": "br, gzip"})
+    assert response.status_code == 200
+    assert "Content-Encoding" not in response.headers  # not the compressed built page
+    assert 'name="csrf_token"' in response.get_data(as_text=True)
+
+
+def test_unknown_page_is_the_sites_own_404(static_client, site):
+    response = get(static_client, "/bestaat-niet/")
+    assert response.status_code == 404
+    assert response.get_data() == (site / "404.html").read_bytes()
+
+
+def test_a_new_build_swapped_in_is_served_at_once(site_dir, tmp_path):
+    """The worker will rebuild and swap the site: the running app serves the new files."""
+    shutil.copytree(site_dir, tmp_path / "site")
+    client = make_app(tmp_path / "site", migrated_database(tmp_path / "db.sqlite")).test_client()
+    assert get(client, "/nieuw.txt").status_code == 404
+    shutil.copytree(site_dir, tmp_path / "new")
+    (tmp_path / "new" / "nieuw.txt").write_text("nieuwe build")
+    (tmp_path / "new" / "contact" / "index.html").unlink()
+    swap_in(tmp_path / "new", tmp_path / "site")
+    assert get(client, "/nieuw.txt").get_data() == b"nieuwe build"
+    assert get(client, "/contact/").status_code == 404
+    assert not (tmp_path / "new").exists()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
