@@ -112,15 +112,17 @@ def gunicorn(site, tmp_path_factory):
     env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database, "MAILER_SITE_DIR": str(site),
            "MAILER_SECRET_KEY": KEYS["SECRET_KEY"], "MAILER_HASH_KEY": KEYS["HASH_KEY"]}
     port = free_port()
+    log = tmp_path_factory.mktemp("log") / "access.log"
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config",
                                str(ROOT / "deploy/gunicorn.conf.py"), "--bind",
-                               f"127.0.0.1:{port}", "--workers", "1", "mailer.wsgi:app"],
+                               f"127.0.0.1:{port}", "--workers", "1", "--access-logfile",
+                               str(log), "mailer.wsgi:app"],
                               cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while raw_get(port, "/")[0] != 200:
         assert time.monotonic() < deadline, "gunicorn start niet"
         time.sleep(0.2)
-    yield port
+    yield port, log
     server.terminate()
     server.wait(timeout=30)
 
@@ -140,7 +142,7 @@ def raw_get(port: int, path: str, headers: dict | None = None) -> tuple[int, dic
 
 @pytest.mark.parametrize("path", HOSTILE_PATHS)
 def test_hostile_paths_through_gunicorn(gunicorn, site, path):
-    status, _, body = raw_get(gunicorn, path)
+    status, _, body = raw_get(gunicorn[0], path)
     assert status == 404, path
     assert body == (site / "404.html").read_bytes()
 
@@ -198,3 +200,21 @@ def test_a_new_build_swapped_in_is_served_at_once(site_dir, tmp_path):
     assert get(client, "/contact/").status_code == 404
     assert not (tmp_path / "new").exists()
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_gunicorn_keeps_tokens_out_of_its_access_log(gunicorn):
+    port, log = gunicorn
+    tokens = ["Tok3nVanBevestiging.abc", "Tok3nVanAfmelding.def", "Tok3nInReferer.ghi"]
+    referer = f"http://127.0.0.1:{port}/meedoen/bevestigen/{tokens[2]}"
+    raw_get(port, f"/meedoen/bevestigen/{tokens[0]}?x=1", {"Referer": referer})
+    raw_get(port, f"/tip-een-collega/afmelden/{tokens[1]}", {"Referer": referer})
+    raw_get(port, f"/meedoen%2Fbevestigen/{tokens[0]}")
+    raw_get(port, "/assets/javascripts/counter.js?einde", {"Referer": referer})
+    deadline = time.monotonic() + 10
+    while "?einde" not in log.read_text():  # written just after each answer
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    text = log.read_text()
+    assert "/meedoen/bevestigen/***" in text and "/tip-een-collega/afmelden/***" in text
+    for token in tokens:
+        assert token not in text
