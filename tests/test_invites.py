@@ -468,3 +468,50 @@ def test_after_sending_no_address_or_name_is_left_in_the_database(app, client, s
     for secret in secrets:
         assert secret not in after
     assert len(smtp.messages) == 2
+
+
+def test_a_new_secret_key_keeps_opt_outs_limits_and_old_opt_out_links(make_app, smtp):
+    old = make_app(SECRET_KEY="oude-sleutel", INVITE_MIN_SECONDS=0, INVITE_LIMIT_IP_HOUR=2)
+    client = old.test_client()
+    path = opt_out_link(old, client, smtp)  # a mail to piet@example.nl, sent with the old key
+    assert invite(client, collega_1="kees@example.nl").status_code == 303  # 2 of 2 this hour
+    assert client.post(path).status_code == 200  # piet opts out
+    deliver(old)
+    mails_before = len(smtp.messages)
+
+    new = make_app(SECRET_KEY="nieuwe-sleutel", SECRET_KEY_FALLBACKS=["oude-sleutel"],
+                   INVITE_MIN_SECONDS=0, INVITE_LIMIT_IP_HOUR=2)
+    client = new.test_client()
+    # The link in the mail sent before the change still opens and works.
+    page = client.get(path)
+    assert page.status_code == 200 and "<button" in page.text
+    assert client.post(path).status_code == 200
+    assert opt_outs(new) == 1
+    # The limit counted under the old key still holds: a third submit this hour waits.
+    assert invite(client, collega_1="anna@example.nl").status_code == 429
+
+    rotated_again = make_app(SECRET_KEY="derde-sleutel", INVITE_MIN_SECONDS=0,
+                             INVITE_LIMIT_RECIPIENT_DAYS=0)
+    client = rotated_again.test_client()
+    # With no fallback left the old link no longer works, but the opt-out itself stays.
+    assert client.get(path).status_code == 404
+    assert invite(client, collega_1="piet@example.nl").status_code == 303
+    deliver(rotated_again)
+    assert len(smtp.messages) == mails_before
+
+
+@pytest.mark.parametrize("address", ["jürgen@example.nl", "ö@example.nl", "测试@example.nl"])
+def test_an_address_that_cannot_be_sent_is_refused_on_the_form(app, client, address):
+    page = fill(client, collega_1=address)
+    error = re.search(r'id="collega_1-error-1">(.*?)</p>', page.text, re.S)
+    assert error and "zonder accenten" in html.unescape(error.group(1)), page.text
+    assert queued(app) == 0
+
+
+def test_a_colleague_at_an_international_domain_gets_the_mail_at_its_punycode_name(
+        app, client, smtp):
+    assert invite(client, collega_1="Piet@Bücher.example").status_code == 303
+    assert deliver(app)["sent"] == 1
+    envelope, message = smtp.received[-1]
+    assert envelope.rcpt_tos == ["Piet@xn--bcher-kva.example"]
+    assert message["To"] == "Piet@xn--bcher-kva.example"

@@ -15,9 +15,8 @@ from conftest import free_port, run_concurrently
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from mailer import create_app
 from mailer.extensions import db
-from mailer.invites.email import SENT, invitation_rows, send_invitations
+from mailer.invites.email import SENT, queue_invitations
 from mailer.models import OutboxMail
 from mailer.outbox import queue_mail
 
@@ -54,18 +53,9 @@ def postgres():
 
 
 @pytest.fixture
-def pg_app(postgres, smtp, site_dir):
+def pg_app(postgres, make_app):
     """The app on a freshly migrated PostgreSQL schema."""
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": postgres,
-        "SITE_DIR": str(site_dir),
-        "SITE_URL": "https://schuldeiserscoalitie.test",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": smtp.port,
-        "OUTBOX_BATCH_SIZE": 10,
-    })
+    app = make_app(SQLALCHEMY_DATABASE_URI=postgres, OUTBOX_BATCH_SIZE=10)
     with app.app_context():
         db.drop_all()
         db.session.execute(db.text("DROP TABLE IF EXISTS alembic_version"))
@@ -133,15 +123,29 @@ def test_only_one_approved_registration_per_kvk_on_postgres(pg_app):
 def test_limits_count_exactly_on_postgres(pg_app):
     from datetime import timedelta
 
-    from mailer.limits import count, hit, hit_all
+    from mailer.limits import count, take
 
     hour = timedelta(hours=1)
     with pg_app.app_context():
-        assert [hit("k", 3, hour) for _ in range(5)] == [True, True, True, False, False]
-        assert hit_all([("total", [(2, hour)])] * 3) == [False, False, False]
+        results = []
+        for _ in range(5):
+            results.append(not take([("k", [(3, hour)])]))
+            db.session.commit()
+        assert results == [True, True, True, False, False]
+        assert take([("total", [(2, hour)])] * 3) == {"total"}
         db.session.commit()
         assert count("k", hour) == 3
         assert count("total", hour) == 0
+
+
+def submit(app, number: int, colleagues: list[str], client: str) -> str:
+    """One submit in its own request and transaction, as the send view runs it."""
+    with app.test_request_context():
+        pending = {"voornaam": "Jan", "achternaam": "Jansen", "nonce": f"n{number}",
+                   "to": colleagues}
+        outcome = queue_invitations(pending, client)
+        db.session.commit()
+        return outcome
 
 
 def test_concurrent_invitations_on_postgres_each_commit_once(pg_app):
@@ -149,13 +153,30 @@ def test_concurrent_invitations_on_postgres_each_commit_once(pg_app):
     outcomes = {}
 
     def send(number):
-        with pg_app.test_request_context():
-            pending = {"voornaam": "Jan", "achternaam": "Jansen", "nonce": f"n{number}",
-                       "to": [f"collega{number}@bedrijf{number % 3}.example"]}
-            outcomes[number] = send_invitations(pending, invitation_rows(pending),
-                                                f"client{number}")
+        outcomes[number] = submit(pg_app, number, [f"collega{number}@bedrijf{number % 3}.example"],
+                                  f"client{number}")
 
     run_concurrently(send, 20)
     assert outcomes == dict.fromkeys(range(20), SENT)
     with pg_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 20
+
+
+def test_concurrent_submits_with_several_colleagues_never_deadlock_or_pass_a_limit(pg_app):
+    """Three colleagues each, on shared domains, in orders that cross: a total of 30 a day."""
+    pg_app.config["INVITE_LIMIT_TOTAL_DAY"] = 30
+    domains = ["a.example", "b.example", "c.example"]
+    outcomes = {}
+
+    def send(number):
+        # Each submit names the domains in another order, so their locks would cross if they
+        # were taken in the order given.
+        order = domains[number % 3:] + domains[:number % 3]
+        colleagues = [f"c{number}@{domain}" for domain in order]
+        outcomes[number] = submit(pg_app, number, colleagues, f"client{number}")
+
+    run_concurrently(send, 16)
+    assert set(outcomes) == set(range(16))
+    assert list(outcomes.values()).count(SENT) == 10  # 10 submits of 3 fill the 30
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 30
