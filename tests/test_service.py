@@ -19,7 +19,9 @@ def test_built_pages_are_served(client, path):
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert b"Schuldeiserscoalitie" in response.data
-    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
 
 
 def test_folder_without_slash_redirects(client):

@@ -218,3 +218,44 @@ def test_gunicorn_keeps_tokens_out_of_its_access_log(gunicorn):
     assert "/meedoen/bevestigen/***" in text and "/tip-een-collega/afmelden/***" in text
     for token in tokens:
         assert token not in text
+
+
+def test_build_site_command_finishes_a_build_and_puts_it_in_place(site_dir, tmp_path):
+    """`mailer build-site NEW`: compressed copies, the nginx snippet, then NEW becomes the site."""
+    from mailer.build import build_site
+    from mailer.site import security_headers
+
+    shutil.copytree(site_dir, tmp_path / "site")
+    shutil.copytree(site_dir, tmp_path / "site.new")
+    (tmp_path / "site.new" / "nieuw.txt").write_text("nieuwe build " * 20)
+    app = make_app(tmp_path / "site", migrated_database(tmp_path / "db.sqlite"))
+    result = app.test_cli_runner().invoke(build_site, [str(tmp_path / "site.new")])
+    assert result.exit_code == 0, result.output
+    site = tmp_path / "site"
+    assert (site / "nieuw.txt").exists() and not (tmp_path / "site.new").exists()
+    for name in ("index.html", "nieuw.txt", "search/search_index.json"):
+        assert gzip.decompress((site / f"{name}.gz").read_bytes()) == (site / name).read_bytes()
+        assert brotli.decompress((site / f"{name}.br").read_bytes()) == (site / name).read_bytes()
+    snippet = (tmp_path / "security-headers.conf").read_text()
+    policy = security_headers(site)["Content-Security-Policy"]
+    assert f'add_header Content-Security-Policy "{policy}" always;' in snippet
+    assert "proxy_hide_header Content-Security-Policy;" in snippet
+
+
+def test_inline_scripts_that_run_are_hashed_and_others_not(tmp_path):
+    import base64
+    import hashlib
+
+    from mailer.build import inline_script_hashes
+
+    def source(code: str) -> str:
+        return "sha256-" + base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "index.html").write_text(
+        '<script>var a = "é";</script><SCRIPT type="module">import "/x.js"</SCRIPT>'
+        '<script type="application/json">{"base": ".."}</script>'
+        '<script src="/y.js"></script><script type="text/javascript">\n b() </script>',
+        encoding="utf-8")
+    expected = sorted(source(code) for code in ('var a = "é";', 'import "/x.js"', "\n b() "))
+    assert inline_script_hashes(tmp_path) == expected
