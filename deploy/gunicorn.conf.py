@@ -13,6 +13,9 @@ bind = "127.0.0.1:8000"
 workers = 4
 timeout = 30
 accesslog = "-"
+# No control socket (gunicorn 25 and later): nothing here uses it, and one path shared by every
+# gunicorn of the user would clash between several.
+control_socket_disable = True
 
 # Confirmation and opt-out links carry a token that acts as a password: keep it out of the log
 # (path, request line, referring page, any header or environment value that repeats them).
