@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 from whitenoise import WhiteNoise
 from whitenoise.responders import Response
 
+from .build import inline_script_hashes
+
 bp = Blueprint("site", __name__)
 
 # Material's assets carry a content hash in their names (main.57a0d79d.min.css): cached for good.
@@ -29,7 +31,7 @@ HASHED_NAME = re.compile(r"/assets/.+\.[0-9a-f]{8}\.min\.(?:css|js)(?:\.map)?$")
 ASSETS_CACHE = "public, max-age=300"
 PAGES_CACHE = "no-cache"
 
-# script-src gets the hashes of the built pages' inline scripts; see `content_security_policy`.
+# script-src gets the hashes of the built pages' inline scripts; see `security_headers`.
 CSP = (
     "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -56,8 +58,6 @@ def init_app(app: Flask) -> None:
 
 def security_headers(site_dir: str | os.PathLike) -> dict[str, str]:
     """The security headers for the site built in `site_dir`, its inline scripts allowed by hash."""
-    from .build import inline_script_hashes
-
     hashes = "".join(f" '{digest}'" for digest in inline_script_hashes(Path(site_dir)))
     return {**SECURITY_HEADERS, "Content-Security-Policy": CSP.format(hashes=hashes)}
 
