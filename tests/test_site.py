@@ -144,17 +144,19 @@ def test_every_page_has_language_title_and_description(site_dir, url):
     assert re.search(r'<meta name="description" content="[^"]{50,}">', raw)
 
 
+# The facts that must stay, from the client's documents. Tests check these, not the wording around
+# them: rewriting a sentence passes, dropping a principle or a step fails.
 PRINCIPLES = [
-    ("Respect voor het individu", "eigen verhaal en achtergrond"),
-    ("Begrijp voordat je begrepen wordt", "Behandel de klant zoals je zelf behandeld wilt worden"),
-    ("Houd rekening met onmacht", "geen onwil is, maar onmacht"),
-    ("Informeer op individueel niveau", "twee keer worden uitgelegd"),
-    ("Zeg wat je doet en doe wat je zegt", "teleurstelling, ergernis of miscommunicatie"),
-    ("Voorkom problemen", "niet om te dreigen, maar om problemen te voorkomen"),
-    ("Bied een helpende hand", "sturen we hen door naar de juiste hulpverleners"),
-    ("Behandel iedereen eerlijk", "maar niet als de situaties verschillend zijn"),
-    ("Wees sociaal en rechtvaardig", "redelijk maar streng behandelen"),
-    ("Processen ondersteunen ons beleid", "past bij de inhoud van ons sociale incassobeleid"),
+    "Respect voor het individu",
+    "Begrijp voordat je begrepen wordt",
+    "Houd rekening met onmacht",
+    "Informeer op individueel niveau",
+    "Zeg wat je doet en doe wat je zegt",
+    "Voorkom problemen",
+    "Bied een helpende hand",
+    "Behandel iedereen eerlijk",
+    "Wees sociaal en rechtvaardig",
+    "Processen ondersteunen ons beleid",
 ]
 PULL_QUOTES = [
     "Ga niet halen bij wie écht niet kan betalen",
@@ -162,51 +164,58 @@ PULL_QUOTES = [
     "Elk individu is uniek",
     "Schulden wil je niet, die krijg je",
 ]
-STEPS = [
-    "U schort de incasso zo mogelijk 1 maand op",
-    "U deelt informatie met de financiële hulpverlener",
-    "De hulpverlener zoekt binnen 3 dagen contact met uw klant",
-    "De klant gaat met de hulpverlener in gesprek om zijn schulden op te lossen",
-    "De klant krijgt begeleiding van de hulpverlener om herhaling te voorkomen",
-    "U krijgt een goed betalende klant terug en u behoudt uw klant",
-]
-TESTIMONIALS = [
-    "Inge Hillekens, coördinator/kwaliteitsmedewerker schulddienstverlening, gemeente Weert",
-    "Dennie Carati, coördinator debiteurenbeheer, Waterleidingbedrijf Midden Limburg",
-    "Thijs Bierens, klantcontact en incassoprocessen, drinkwaterbedrijf Evides",
-]
+# One thing each of the six steps must say, in this order.
+STEPS = ["1 maand", "financiële hulpverlener", "3 dagen", "schulden", "herhaling",
+         "goed betalende klant"]
+COUNTER_SENTENCE = "ondernemingen hebben dit sociaal incassobeleid al geïmplementeerd"
 FACTS = (
     [("/", "Maak onderscheid tussen notoire wanbetalers en mensen met probleemschulden")]
-    + [("/incassobeleid/", f"{n}. {title}") for n, (title, _) in enumerate(PRINCIPLES, 1)]
-    + [("/incassobeleid/", explanation) for _, explanation in PRINCIPLES]
     + [("/incassobeleid/", quote) for quote in PULL_QUOTES]
-    + [("/incassobeleid/", "klanten met een achterstand wel betalen, maar niet verder in de")]
-    + [("/warm-doorverwijzen/", step) for step in STEPS]
-    + [("/warm-doorverwijzen/", person) for person in TESTIMONIALS]
+    + [("/warm-doorverwijzen/", fact) for fact in (
+        "Inge Hillekens", "gemeente Weert", "Dennie Carati", "Waterleidingbedrijf Midden Limburg",
+        "Thijs Bierens", "Evides", "1,2 miljoen", "vroegsignalering", "Schuldenknooppunt",
+        "Klaas van der Vies", "NVVK", "k.vandervies@nvvk.nl", "06-13105941")]
+    + [("/contact/", fact)
+       for fact in ("Klaas van der Vies", "k.vandervies@nvvk.nl", "06-13105941")]
     + [
-        ("/warm-doorverwijzen/", "In Nederland hebben 1,2 miljoen mensen financiële zorgen"),
-        ("/warm-doorverwijzen/", "kost doorgaan met incasseren meer dan het oplevert"),
-        ("/warm-doorverwijzen/", "huidige systemen van vroegsignalering"),
-        ("/warm-doorverwijzen/", "Schuldenknooppunt"),
-        ("/warm-doorverwijzen/", "projectleider Klaas van der Vies van de NVVK"),
-        ("/warm-doorverwijzen/", "k.vandervies@nvvk.nl"),
-        ("/warm-doorverwijzen/", "06-13105941"),
-        ("/contact/", "Klaas van der Vies"),
-        ("/contact/", "k.vandervies@nvvk.nl"),
-        ("/contact/", "06-13105941"),
-        ("/privacy/", "na 48 uur"),
-        ("/privacy/", "maximaal 30 dagen"),
-        ("/privacy/", "HMAC"),
+        ("/privacy/", "48 uur"),
+        ("/privacy/", "30 dagen"),
         ("/toegankelijkheid/", "WCAG"),
-        ("/toegankelijkheid/", "23 november 2026"),
     ]
 )
+
+
+def squash(text: str) -> str:
+    """Lower case, single spaces: a fact matches however the line is wrapped or capitalised."""
+    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 @pytest.mark.parametrize(("url", "phrase"), FACTS)
 def test_fact_is_on_its_page(site_dir, url, phrase):
     """Each fact from the client's documents is on the page where visitors look for it."""
-    assert phrase in page_text(site_dir, url)
+    assert squash(phrase) in squash(page_text(site_dir, url))
+
+
+def test_the_ten_principles_in_order(site_dir):
+    """The policy page has ten numbered principles, in the source's order, each explained."""
+    raw = page_file(site_dir, "/incassobeleid/").read_text(encoding="utf-8")
+    headings = re.findall(r'<h3 id="[^"]*">(.*?)</h3>\s*<p>(.*?)</p>', raw, re.S)
+    numbered = [(html.unescape(title), text) for title, text in headings
+                if re.match(r"\d+\. ", title)]
+    assert [squash(title) for title, _ in numbered] == [
+        squash(f"{n}. {name}") for n, name in enumerate(PRINCIPLES, start=1)]
+    assert all(len(text.split()) >= 10 for _, text in numbered)
+
+
+def test_the_six_steps_in_order(site_dir):
+    """Warm referral has one ordered list of exactly six steps, in the brochure's order."""
+    raw = page_file(site_dir, "/warm-doorverwijzen/").read_text(encoding="utf-8")
+    lists = re.findall(r"<ol>(.*?)</ol>", raw, re.S)
+    steps = [re.findall(r"<li>(.*?)</li>", items, re.S) for items in lists]
+    six = [items for items in steps if len(items) == 6]
+    assert len(six) == 1, [len(items) for items in steps]
+    for item, fact in zip(six[0], STEPS, strict=True):
+        assert squash(fact) in squash(html.unescape(item))
 
 
 @pytest.mark.parametrize("url", ["/warm-doorverwijzen/", "/contact/"])
@@ -229,9 +238,7 @@ def test_home_counter_is_the_number_the_build_read(site_dir):
     expected = snapshot_of(f"sqlite:///{site_dir.parent / 'build.sqlite'}")["count"]
     assert expected == 25
     assert baked_counts(site_dir, "/") == [str(expected)]
-    assert f"{expected} ondernemingen hebben dit sociaal incassobeleid al geïmplementeerd" in (
-        page_text(site_dir, "/")
-    )
+    assert f"{expected} {COUNTER_SENTENCE}" in page_text(site_dir, "/")
 
 
 def test_adopters_page_without_adopters_says_so(site_dir):
