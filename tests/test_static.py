@@ -7,6 +7,7 @@ loop, a named pipe. Hostile paths go through the test client and through a real 
 import gzip
 import http.client
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -259,3 +260,31 @@ def test_inline_scripts_that_run_are_hashed_and_others_not(tmp_path):
         encoding="utf-8")
     expected = sorted(source(code) for code in ('var a = "é";', 'import "/x.js"', "\n b() "))
     assert inline_script_hashes(tmp_path) == expected
+
+
+def test_make_run_keeps_tokens_out_of_its_access_log(site, tmp_path):
+    """`mailer serve` with the gunicorn settings the Makefile's `run` gives it."""
+    setting = re.search(r'GUNICORN_CMD_ARGS="([^"]+)"', (ROOT / "Makefile").read_text()).group(1)
+    port = free_port()
+    env = {**os.environ, "GUNICORN_CMD_ARGS": setting, "MAILER_SITE_DIR": str(site),
+           "MAILER_SQLALCHEMY_DATABASE_URI": migrated_database(tmp_path / "mailer.sqlite"),
+           "MAILER_SECRET_KEY": KEYS["SECRET_KEY"], "MAILER_HASH_KEY": KEYS["HASH_KEY"]}
+    mailer = Path(sys.executable).with_name("mailer")
+    with open(tmp_path / "out.log", "w") as out:
+        server = subprocess.Popen([mailer, "serve", "--port", str(port), "--workers", "1"],
+                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while raw_get(port, "/")[0] != 200:
+            assert time.monotonic() < deadline, "mailer serve start niet"
+            time.sleep(0.2)
+        raw_get(port, "/meedoen/bevestigen/Tok3nVanMakeRun.abc")
+        while "bevestigen/" not in (tmp_path / "out.log").read_text():
+            assert time.monotonic() < deadline, (tmp_path / "out.log").read_text()
+            time.sleep(0.1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    log = (tmp_path / "out.log").read_text()
+    assert "/meedoen/bevestigen/***" in log
+    assert "Tok3nVanMakeRun" not in log
