@@ -8,7 +8,7 @@ NEW_SITE := site.new
 export MAILER_SITE_URL ?= http://$(HOST):$(PORT)
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test build preview bench clean
+.PHONY: run test build preview zensical bench clean
 
 $(BIN)/mailer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,26 @@ build: $(BIN)/mailer
 	$(BIN)/mkdocs build --strict -d $(NEW_SITE)
 	$(BIN)/mailer build-site $(NEW_SITE)
 
-## Live preview for editing content/: reloads on every save.
+## Live preview for editing content/: reloads on every save in content/, templates/ and
+## mkdocs.yml. It shows the counter and list of the last `mailer site-data` (else the source's 25).
 preview: $(BIN)/mailer
-	$(BIN)/mkdocs serve --dev-addr $(HOST):8001
+	MAILER_SITE_DATA=$$(test -f instance/site-data.yml && echo instance/site-data.yml \
+	  || echo content/deelnemers.yml) \
+	$(BIN)/mkdocs serve --dev-addr $(HOST):8001 --watch content --watch templates --watch mkdocs.yml
+
+## Build the site with Zensical, Material's successor, beside MkDocs' build from the same
+## mkdocs.yml and data, and list the pages whose title or text differ. Not part of `make test`.
+ZENSICAL_DIR := instance/zensical
+$(ZENSICAL_DIR)/venv/bin/zensical:
+	$(PYTHON) -m venv $(ZENSICAL_DIR)/venv
+	$(ZENSICAL_DIR)/venv/bin/pip install --quiet zensical
+	touch $@
+
+zensical: $(BIN)/mailer $(ZENSICAL_DIR)/venv/bin/zensical
+	rm -rf $(ZENSICAL_DIR)/mkdocs $(ZENSICAL_DIR)/site
+	$(BIN)/mkdocs build --quiet -d $(ZENSICAL_DIR)/mkdocs
+	BUILD_SITE_DIR=$(ZENSICAL_DIR)/site $(ZENSICAL_DIR)/venv/bin/zensical build
+	$(BIN)/python tests/site_helpers.py $(ZENSICAL_DIR)/mkdocs $(ZENSICAL_DIR)/site
 
 ## Benchmarks (not tests): each prints ours against a baseline measured in the same run.
 bench: $(BIN)/mailer

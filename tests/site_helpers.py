@@ -2,11 +2,15 @@
 
 import gzip
 import json
+import os
 import threading
 from datetime import datetime
 from functools import partial
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 API_PATH = "/api/adoptions/count"
@@ -93,7 +97,7 @@ class SiteServer:
 
 
 def snapshot_of(database_uri: str) -> dict:
-    """What the build hook reads: the registry's snapshot from this database."""
+    """The registry's count and public list from this database, as the site shows them."""
     from mailer import create_app
     from mailer.adoptions.registry import snapshot
 
@@ -130,7 +134,7 @@ def build_site_with_registrations(base: Path, rows: list[dict],
 
     Approved rows get a decision time. Returns the built folder and the registry's snapshot.
     """
-    from conftest import build_site, migrated_database
+    from conftest import migrated_database
 
     from mailer import create_app
     from mailer.adoptions.registry import set_adopters_before_registry
@@ -150,4 +154,92 @@ def build_site_with_registrations(base: Path, rows: list[dict],
                 **row,
             }))
         db.session.commit()
-    return build_site(base / "site", uri), snapshot_of(uri)
+    snapshot = snapshot_of(uri)
+    return build_site_from_data(base, uri, snapshot), snapshot
+
+
+def write_site_data(path: Path, snapshot: dict) -> Path:
+    """Write the data a build reads (mkdocs.yml INHERITs it): the count and the public list."""
+    path.write_text(yaml.safe_dump({"extra": {"adoptions": snapshot}}, allow_unicode=True),
+                    encoding="utf-8")
+    return path
+
+
+def build_site_from_data(base: Path, database_uri: str, snapshot: dict) -> Path:
+    """Build the site into `base/site` from `snapshot`, written where MAILER_SITE_DATA points."""
+    from conftest import build_site
+
+    data = write_site_data(base / "site-data.yml", snapshot)
+    before = os.environ.get("MAILER_SITE_DATA")
+    os.environ["MAILER_SITE_DATA"] = str(data)
+    try:
+        return build_site(base / "site", database_uri)
+    finally:
+        if before is None:
+            del os.environ["MAILER_SITE_DATA"]
+        else:
+            os.environ["MAILER_SITE_DATA"] = before
+
+
+class _PageText(HTMLParser):
+    """The title and the visible text of a page's article, the part a reader compares."""
+
+    def __init__(self):
+        super().__init__()
+        self.title: list[str] = []
+        self.text: list[str] = []
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        """Follow the title, the article, and scripts and styles to skip."""
+        if tag in ("title", "script", "style") or (tag == "article"):
+            self._in.append(tag)
+
+    def handle_endtag(self, tag):
+        """Leave an element we followed."""
+        if self._in and self._in[-1] == tag:
+            self._in.pop()
+
+    def handle_data(self, data):
+        """Keep title and article text."""
+        if "title" in self._in:
+            self.title.append(data)
+        elif "article" in self._in and "script" not in self._in and "style" not in self._in:
+            self.text.append(data)
+
+
+def page_summary(path: Path) -> tuple[str, str]:
+    """A page's title and article text, whitespace collapsed."""
+    parser = _PageText()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return " ".join("".join(parser.title).split()), " ".join(" ".join(parser.text).split())
+
+
+def compare_builds(first: Path, second: Path) -> list[str]:
+    """The pages that are missing from one build or whose title or text differs, one line each."""
+    pages = {path.relative_to(first) for path in first.rglob("*.html")}
+    pages |= {path.relative_to(second) for path in second.rglob("*.html")}
+    lines = []
+    for page in sorted(pages):
+        if not (first / page).is_file() or not (second / page).is_file():
+            where = first if not (first / page).is_file() else second
+            lines.append(f"{page}: ontbreekt in {where}")
+            continue
+        (title_a, text_a) = page_summary(first / page)
+        (title_b, text_b) = page_summary(second / page)
+        if title_a != title_b:
+            lines.append(f"{page}: titel {title_a!r} / {title_b!r}")
+        if text_a != text_b:
+            at = next((i for i, (a, b) in enumerate(zip(text_a, text_b, strict=False)) if a != b),
+                      min(len(text_a), len(text_b)))
+            lines.append(f"{page}: tekst wijkt af vanaf …{text_a[max(0, at - 30):at + 30]!r} / "
+                         f"…{text_b[max(0, at - 30):at + 30]!r}")
+    return lines
+
+
+if __name__ == "__main__":
+    import sys
+
+    differences = compare_builds(Path(sys.argv[1]), Path(sys.argv[2]))
+    print("\n".join(differences) or "Geen verschillen in titels en tekst.")
+    print(f"{len(differences)} verschil(len) tussen {sys.argv[1]} en {sys.argv[2]}.")

@@ -204,8 +204,8 @@ def test_staff_edits_to_the_data_file_show_at_once(app, client, tmp_path):
 
 
 def open_scan(browser, live: str, width: int, **ctx):
-    """A fresh browser page on the self-scan."""
-    context = browser.new_context(viewport={"width": width, "height": 900}, **ctx)
+    """A fresh browser page on the self-scan (the CSP bypassed only so axe can be injected)."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True, **ctx)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -234,7 +234,7 @@ def test_form_pages_hold_the_marker_on_its_own_line(site_dir, url):
 
 
 def test_home_counter_is_the_number_the_build_read(site_dir):
-    """The home page's raw HTML holds the count the hook read from the registry (25 when fresh)."""
+    """A fresh registry counts 25, and so does a build without the service's data (the default)."""
     expected = snapshot_of(f"sqlite:///{site_dir.parent / 'build.sqlite'}")["count"]
     assert expected == 25
     assert baked_counts(site_dir, "/") == [str(expected)]
@@ -273,3 +273,19 @@ def test_adopters_page_lists_only_approved_and_consenting(site_with_adopters):
     assert 'id="waterbedrijf-voorbeeld"' in raw  # the badge links to this anchor
     assert re.findall(r'<option value="([^"]*)">', raw) == ["", "Energie", "Water"]
     assert "nog geen ondernemingen" not in text
+
+
+def test_the_build_runs_no_hook_and_only_plugins_zensical_has():
+    """Zensical runs no MkDocs hook and ignores unknown plugins: the site needs neither."""
+    with open(ROOT / "mkdocs.yml", encoding="utf-8") as file:
+        config = yaml_load(file)
+    assert "hooks" not in config
+    plugins = [next(iter(p)) if isinstance(p, dict) else p for p in config.get("plugins", [])]
+    assert set(plugins) <= {"search"}
+
+
+def test_the_default_data_is_the_source_count():
+    """Without the service's data the site shows the source's 25 and no list."""
+    data = yaml_load((ROOT / "content" / "deelnemers.yml").read_text(encoding="utf-8"))
+    assert data["extra"]["adoptions"]["count"] == 25
+    assert data["extra"]["adoptions"]["adopters"] == []
