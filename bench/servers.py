@@ -1,14 +1,19 @@
-"""What the service benchmarks share: a gunicorn server on 127.0.0.1 and a free port for it."""
+"""What the service benchmarks share: gunicorn and PostgreSQL servers on 127.0.0.1."""
 
+import glob
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# gunicorn as deploy/mailer-web.service runs it: 4 sync workers, a new connection per request.
+DEPLOYED = ["--workers", "4", "--worker-class", "sync", "--log-level", "warning"]
 
 
 def free_port() -> int:
@@ -61,3 +66,34 @@ class Gunicorn:
                 continue
             total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
         return total / os.sysconf("SC_CLK_TCK")
+
+
+class Postgres:
+    """A throwaway PostgreSQL server from Debian's packages on 127.0.0.1; yields its URI.
+
+    Run as the postgres user when we are root. Durable as in production (fsync on).
+    """
+
+    def __enter__(self) -> str:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise RuntimeError("PostgreSQL ontbreekt: apt-get install -y postgresql")
+        self.bin = Path(found[-1]).parent
+        self.base = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.base, "postgres")
+        port = free_port()
+        subprocess.run([*self.as_user, self.bin / "initdb", "-D", self.base / "data", "-U",
+                        "postgres", "--auth=trust", "-E", "UTF8"], check=True,
+                       capture_output=True)
+        subprocess.run([*self.as_user, self.bin / "pg_ctl", "-D", self.base / "data", "-l",
+                        self.base / "log", "-w", "-o",
+                        f"-p {port} -k {self.base} -c listen_addresses=127.0.0.1", "start"],
+                       check=True, capture_output=True)
+        return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def __exit__(self, *exc):
+        subprocess.run([*self.as_user, self.bin / "pg_ctl", "-D", self.base / "data", "-m",
+                        "fast", "stop"], capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)

@@ -73,7 +73,7 @@ def queue_mail(kind: str, to: str, subject: str, template: str,
 def queue_mails(rows: list[dict]) -> None:
     """Add the emails made by `outbox_row` to the outbox, in one statement."""
     if rows:
-        db.session.execute(insert(OutboxMail), rows)
+        db.session.execute(insert(OutboxMail.__table__), rows)
 
 
 def outbox_row(kind: str, to: str, subject: str, template: str,

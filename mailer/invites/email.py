@@ -101,8 +101,9 @@ def queue_invitations(pending: dict, client_key: str) -> str:
             for address, mail in ((to, invitation(pending, to)) for to in pending["to"])]
     once, ip = f"invite-once:{pending['nonce']}", f"invite-ip:{client_key}"
     limits.begin([once, ip, "invite-total", *(key for row in rows for key in _row_keys(row))])
-    opted_out = set(db.session.scalars(select(OptOut.address_hash).where(
-        OptOut.address_hash.in_([row["recipient_hash"] for row in rows]))))
+    table = OptOut.__table__
+    opted_out = set(db.session.scalars(select(table.c.address_hash).where(
+        table.c.address_hash.in_([row["recipient_hash"] for row in rows]))))
     recipients = [row for row in rows if row["recipient_hash"] not in opted_out]
     while True:
         refused = limits.take(_limits(once, ip, recipients))
