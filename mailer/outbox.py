@@ -129,37 +129,58 @@ def build_message(row) -> Message:
 
 
 def send_due_mail(now=None) -> dict[str, int]:
-    """Send one batch of due mail; returns how many were sent, retried and failed."""
+    """Send one batch of due mail; returns how many were sent, retried and failed.
+
+    Whatever goes wrong with one mail is that mail's failure, counted like any other; the
+    batch goes on with the next, over a fresh connection if the error may have left the old
+    one halfway a message.
+    """
     now = now or utcnow()
     counts = {"sent": 0, "retried": 0, "failed": 0}
-    rows = _claim_batch(now)
+    rows = _claim_batch(now, counts)
     if not rows:
         return counts
     try:
-        with _transport() as transport:
-            for index, row in enumerate(rows):
-                try:
-                    transport.send(build_message(row))
-                except TemporaryFailure as error:
-                    outcome, when = _retry_later(row, str(error), now)
-                    counts[outcome] += 1
-                    if isinstance(error.__cause__, (OSError, smtplib.SMTPServerDisconnected)):
-                        # The connection is gone: hand the rest of the batch back untouched.
-                        _release([later.id for later in rows[index + 1 :]], when or now)
-                        db.session.commit()
-                        break
-                except PermanentFailure as error:
-                    _finish(row.id, "failed", str(error))
-                    counts["failed"] += 1
-                else:
-                    _finish(row.id, "sent")
-                    counts["sent"] += 1
-                # One commit per mail: a crash now can only resend the mail in hand.
-                db.session.commit()
+        transport = _transport().open()
     except TemporaryFailure as error:  # no connection at all
         for row in rows:
             counts[_retry_later(row, str(error), now)[0]] += 1
         db.session.commit()
+        return counts
+    try:
+        for index, row in enumerate(rows):
+            try:
+                transport = transport or _transport().open()
+                transport.send(build_message(row))
+            except TemporaryFailure as error:
+                outcome, when = _retry_later(row, str(error), now)
+                counts[outcome] += 1
+                if isinstance(error.__cause__, (OSError, smtplib.SMTPServerDisconnected)):
+                    # The connection is gone: hand the rest of the batch back untouched.
+                    _release([later.id for later in rows[index + 1 :]], when or now)
+                    db.session.commit()
+                    break
+            except PermanentFailure as error:
+                _finish(row.id, "failed", str(error))
+                counts["failed"] += 1
+            except (UnicodeError, ValueError) as error:  # a message that can never be written
+                log.warning("Outbox: mail %s kan niet worden verstuurd: %s", row.id,
+                            type(error).__name__)
+                _finish(row.id, "failed", f"onbruikbaar bericht: {type(error).__name__}")
+                counts["failed"] += 1
+                transport = transport.close() if transport else None
+            except Exception as error:  # anything else: this mail's failure, tried again later
+                log.exception("Outbox: onverwachte fout bij mail %s", row.id)
+                counts[_retry_later(row, f"onverwachte fout: {type(error).__name__}", now)[0]] += 1
+                transport = transport.close() if transport else None
+            else:
+                _finish(row.id, "sent")
+                counts["sent"] += 1
+            # One commit per mail: a crash now can only resend the mail in hand.
+            db.session.commit()
+    finally:
+        if transport:
+            transport.close()
     _flush_erased_pages()
     return counts
 
@@ -179,8 +200,12 @@ def run_worker(poll_seconds: float = 2.0, stop=lambda: False, hourly=lambda: Non
             time.sleep(poll_seconds)
 
 
-def _claim_batch(now) -> list:
-    """Mark due mails as being sent by this worker and return them; other workers skip them."""
+def _claim_batch(now, counts: dict) -> list:
+    """Mark due mails as being sent by this worker and return them; other workers skip them.
+
+    The claim counts the attempt: a mail whose sending kills the worker is claimed again
+    after its lease, and given up (counted in `counts` as failed) after the last attempt.
+    """
     config = current_app.config
     due = or_(
         (OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= now),
@@ -196,16 +221,20 @@ def _claim_batch(now) -> list:
     # Plain rows, not ORM objects: they stay readable after each commit without a reload.
     claimed = db.session.execute(
         update(OutboxMail).where(OutboxMail.id.in_(ids), due)
-        .values(status="sending",
+        .values(status="sending", attempts=OutboxMail.attempts + 1,
                 locked_until=now + timedelta(seconds=config["OUTBOX_LEASE_SECONDS"]))
         .returning(OutboxMail.id, OutboxMail.recipient, OutboxMail.subject,
                    OutboxMail.template, OutboxMail.context, OutboxMail.headers,
                    OutboxMail.message_id, OutboxMail.attempts)
         .execution_options(synchronize_session=False)
     ).all()
+    exhausted = [row for row in claimed if row.attempts > config["OUTBOX_MAX_ATTEMPTS"]]
+    for row in exhausted:
+        _finish(row.id, "failed", "te vaak geprobeerd")
+    counts["failed"] += len(exhausted)
     db.session.commit()
     order = {row_id: n for n, row_id in enumerate(ids)}
-    return sorted(claimed, key=lambda row: order[row.id])
+    return sorted((row for row in claimed if row not in exhausted), key=lambda row: order[row.id])
 
 
 def _retry_later(row, error: str, now) -> tuple[str, object]:
@@ -214,14 +243,14 @@ def _retry_later(row, error: str, now) -> tuple[str, object]:
     Returns "retried" and the next attempt's time, or "failed" and None.
     """
     config = current_app.config
-    attempts = row.attempts + 1
+    attempts = row.attempts  # counted when it was claimed
     if attempts >= config["OUTBOX_MAX_ATTEMPTS"]:
-        _finish(row.id, "failed", error, attempts=attempts)
+        _finish(row.id, "failed", error)
         return "failed", None
     when = now + timedelta(seconds=config["OUTBOX_BACKOFF_SECONDS"] * 2 ** (attempts - 1))
     db.session.execute(
         update(OutboxMail).where(OutboxMail.id == row.id)
-        .values(status="queued", attempts=attempts, next_attempt_at=when, locked_until=None,
+        .values(status="queued", next_attempt_at=when, locked_until=None,
                 last_error=error[:255])
         .execution_options(synchronize_session=False)
     )
@@ -229,11 +258,12 @@ def _retry_later(row, error: str, now) -> tuple[str, object]:
 
 
 def _release(ids: list[int], when) -> None:
-    """Put claimed mails back in the queue without counting an attempt."""
+    """Put claimed mails back in the queue, their claim's attempt not counted."""
     if ids:
         db.session.execute(
             update(OutboxMail).where(OutboxMail.id.in_(ids))
-            .values(status="queued", locked_until=None, next_attempt_at=when)
+            .values(status="queued", locked_until=None, next_attempt_at=when,
+                    attempts=OutboxMail.attempts - 1)
             .execution_options(synchronize_session=False)
         )
 
@@ -272,19 +302,21 @@ def _transport():
 class SmtpTransport:
     """One SMTP connection for a whole batch, with Flask-Mail's TLS, SSL and login settings."""
 
-    def __enter__(self):
+    def open(self):
+        """Connect (and log in); TemporaryFailure when that does not work."""
         try:
             self.connection = TimedConnection(current_app.extensions["mail"]).__enter__()
         except (OSError, smtplib.SMTPException) as error:
             raise TemporaryFailure(_describe(error)) from error
         return self
 
-    def __exit__(self, *exc):
+    def close(self) -> None:
+        """Say goodbye to the server; a failed goodbye changes nothing (the mails are recorded)."""
         try:
             if self.connection.host is not None:
                 self.connection.host.quit()
         except (OSError, smtplib.SMTPException):
-            pass  # the mails are committed; a failed goodbye changes nothing
+            self.connection.host.close()
 
     def send(self, message: Message) -> None:
         """Send one message; classify what goes wrong as temporary or permanent."""
@@ -320,12 +352,13 @@ class FileTransport:
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def __enter__(self):
+    def open(self):
+        """Make sure the folder is there."""
         self.folder.mkdir(parents=True, exist_ok=True)
         return self
 
-    def __exit__(self, *exc):
-        return None
+    def close(self) -> None:
+        """Nothing to close."""
 
     def send(self, message: Message) -> None:
         """Store the message and log where, with the address masked."""

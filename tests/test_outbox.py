@@ -110,7 +110,7 @@ def test_permanent_refusal_fails_at_once_and_is_never_retried(app, smtp):
     assert round_at(app, 10**6) == {"sent": 0, "retried": 0, "failed": 0}
     assert smtp.messages == []
     for row in rows(app):
-        assert row.status == "failed" and row.attempts == 0 and row.last_error == "SMTP 550"
+        assert row.status == "failed" and row.attempts == 1 and row.last_error == "SMTP 550"
         assert row.recipient is None and row.context is None
 
 
@@ -248,3 +248,35 @@ def test_the_mailer_worker_process_killed_mid_batch_loses_nothing(app, tmp_path)
     # Only the mail in hand at the kill can go twice: accepted, but not yet recorded.
     assert len(slow.recipients) <= len(addresses) + 1
     assert {row.status for row in rows(app)} == {"sent"}
+
+
+@pytest.mark.parametrize("transport", ["smtp", "file"])
+def test_an_unsendable_address_among_good_mails_fails_alone(make_app, smtp, tmp_path, transport):
+    """A row the SMTP layer cannot encode (stored before the forms refused such addresses)."""
+    settings = {} if transport == "smtp" else {"MAIL_SERVER": None,
+                                               "MAIL_FILE_DIR": str(tmp_path / "mail")}
+    app = make_app(**settings)
+    queue(app, "a@example.nl", "jürgen@example.nl", "b@example.nl", "c@example.nl")
+    assert round_at(app) == {"sent": 3, "retried": 0, "failed": 1}
+    assert round_at(app, 10**6) == {"sent": 0, "retried": 0, "failed": 0}
+    if transport == "smtp":
+        assert sorted(mail["To"] for mail in smtp.messages) == [
+            "a@example.nl", "b@example.nl", "c@example.nl"]
+    else:
+        assert len(list((tmp_path / "mail").glob("*.eml"))) == 3
+    failed = [row for row in rows(app) if row.status == "failed"]
+    assert len(failed) == 1 and failed[0].recipient is None and failed[0].context is None
+
+
+def test_a_mail_that_kills_the_worker_is_given_up_after_the_last_attempt(app, smtp):
+    """Each claim counts an attempt: a worker that dies mid-send cannot retry a mail forever."""
+    app.config.update(OUTBOX_MAX_ATTEMPTS=3, OUTBOX_LEASE_SECONDS=60)
+    queue(app, "a@example.nl")
+    for crash in range(3):
+        with app.app_context():
+            claimed = __import__("mailer.outbox", fromlist=["_claim_batch"])._claim_batch(
+                utcnow() + timedelta(minutes=2 * crash), {"failed": 0})
+        assert len(claimed) == 1  # claimed, then the worker "dies" before it records anything
+    assert round_at(app, 600) == {"sent": 0, "retried": 0, "failed": 1}
+    assert smtp.messages == []
+    assert rows(app)[0].status == "failed" and rows(app)[0].recipient is None
