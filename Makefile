@@ -17,8 +17,8 @@ $(BIN)/mailer: pyproject.toml
 	touch $@
 
 ## Build the site and serve site and service on one origin, with an outbox worker beside it.
-## gunicorn takes deploy/gunicorn.conf.py (its access log masks the tokens in links); the
-## address and workers of `mailer serve` win over the file's.
+## `mailer serve` runs gunicorn with deploy/gunicorn.conf.py (its access log masks the tokens
+## in links); its address and workers win over the file's.
 run: $(BIN)/mailer
 	$(BIN)/mailer db upgrade
 	rm -rf $(NEW_SITE)
@@ -27,7 +27,6 @@ run: $(BIN)/mailer
 	@echo "Site en service: http://$(HOST):$(PORT)/"
 	$(BIN)/mailer worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	GUNICORN_CMD_ARGS="--config deploy/gunicorn.conf.py" \
 	$(BIN)/mailer serve --host $(HOST) --port $(PORT)
 
 ## Lint and run the whole test suite, browser tests included.

@@ -4,6 +4,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -24,7 +25,8 @@ def main():
 @click.option("--workers", default=2, show_default=True, help="Aantal gunicorn-processen.")
 def serve(host: str, port: int, workers: int):
     """Serveer site en service met gunicorn."""
-    args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}",
+    config = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
+    args = [sys.executable, "-m", "gunicorn", "--config", str(config), "--bind", f"{host}:{port}",
             "--workers", str(workers), "--access-logfile", "-", "mailer.wsgi:app"]
     os.execv(sys.executable, args)
 
