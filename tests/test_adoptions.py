@@ -390,7 +390,7 @@ def test_line_breaks_and_script_are_refused_in_every_field(app, client, smtp, fi
     if field == "sector":
         message = "Kies een sector uit de lijst."
     elif payload.startswith("<"):
-        message = "zonder naam" if field == "contact_email" else "HTML of code"
+        message = {"contact_email": "zonder naam", "website": "webadres"}.get(field, "HTML of code")
     else:
         message = "regeleinde"
     assert_refused(app, smtp, response, field, message)
@@ -655,3 +655,54 @@ def test_a_contact_at_an_international_domain_gets_mail_at_its_punycode_name(app
     envelope, message = smtp.received[-1]
     assert envelope.rcpt_tos == ["info@xn--bcher-kva.example"]
     assert message["To"] == "info@xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize("website", [
+    "javascript:alert(1)",
+    'https://voorbeeld.nl/"><script>alert(1)</script>',
+    "https://voorbeeld.nl/' onmouseover='alert(1)",
+    'https://voorbeeld.nl/" onmouseover="alert(1)',
+    "https://voor beeld.nl",
+    "https://voorbeeld.nl:99999/",
+    "https://-.nl",
+    "http://[::1]/",
+    "https://voorbeeld",
+    "data:text/html,<script>alert(1)</script>",
+])
+def test_hostile_websites_are_refused(app, client, smtp, website):
+    response = post_registration(client, website=website)
+    assert response.status_code == 400
+    error = re.search(r'id="website-error-1">(.*?)</p>', response.text, re.S)
+    assert error and re.search(r"webadres|HTML of code", unescape(error.group(1))), response.text
+    assert statuses(app) == []
+
+
+@pytest.mark.parametrize("website, stored", [
+    ("HTTPS://WWW.Voorbeeld.NL/Over-Ons", "https://www.voorbeeld.nl/Over-Ons"),
+    ("https://bücher.example/pad", "https://xn--bcher-kva.example/pad"),
+    ("https://voorbeeld.nl:8443/a?b=c", "https://voorbeeld.nl:8443/a?b=c"),
+])
+def test_websites_are_stored_normalised(app, client, website, stored):
+    assert post_registration(client, website=website).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(Registration.website)) == stored
+
+
+@pytest.mark.parametrize("field", ["company_name", "contact_name"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_names_that_a_spreadsheet_would_run_are_refused(app, client, smtp, field, start):
+    response = post_registration(client, **{field: f"{start}HYPERLINK(\"http://x.nl\")"})
+    assert_refused(app, smtp, response, field, "Begin niet met =, +, - of @")
+
+
+def test_the_csv_import_refuses_formulas_row_by_row(app, runner, tmp_path):
+    path = tmp_path / "import.csv"
+    path.write_text("company_name,kvk,sector,contact_name\n"
+                    "=cmd|' /C calc'!A0,11111111,energie,A\n"
+                    "Goed Bedrijf,22222222,water,@SUM(A1)\n"
+                    "Ook Goed,33333333,water,Anna\n", encoding="utf-8")
+    result = runner.invoke(args=["adoptions", "import", str(path)])
+    assert result.exit_code == 1
+    assert result.output.count("Begin niet met =, +, - of @") == 2
+    with app.app_context():
+        assert list(db.session.scalars(select(Registration.company_name))) == ["Ook Goed"]

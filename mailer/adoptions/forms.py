@@ -2,8 +2,9 @@
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import idna
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -22,16 +23,26 @@ SECTORS = {
 
 MARKUP = re.compile(r"<\s*/?\s*[a-z!]|javascript:", re.I)
 KVK = re.compile(r"[0-9]{8}")
+FORMULA_START = ("=", "+", "-", "@")
+# Characters a web address never needs unencoded, and that could break out of an HTML attribute.
+UNSAFE_IN_URL = set(" \"'<>`\\{}|^")
+URL_SAFE = "/%:@!$&()*+,;=-._~"
 HOSTNAME = re.compile(r"(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
 
 
 def check_plain_text(value: str) -> str:
-    """Refuse line breaks, control characters and HTML in a one-line field; tidy its spaces."""
+    """Refuse line breaks, control characters, HTML and spreadsheet formulas in a one-line field.
+
+    Returns the value with its spaces tidied.
+    """
     if has_control_characters(value):
         raise ValueError(CONTROL_MESSAGE)
     if MARKUP.search(value):
         raise ValueError("Gebruik geen HTML of code, zoals <script> of javascript:.")
-    return " ".join(value.split())
+    value = " ".join(value.split())
+    if value.startswith(FORMULA_START):
+        raise ValueError("Begin niet met =, +, - of @: een spreadsheet leest dat als formule.")
+    return value
 
 
 def check_kvk(value: str) -> str:
@@ -43,7 +54,10 @@ def check_kvk(value: str) -> str:
 
 
 def check_website(value: str) -> str | None:
-    """An optional web address of http or https only; `www.example.nl` gets `https://`."""
+    """An optional web address of http or https only, parsed and normalised.
+
+    `www.example.nl` gets `https://`; the host is stored in lower case and as punycode.
+    """
     if has_control_characters(value):
         raise ValueError(CONTROL_MESSAGE)
     value = value.strip()
@@ -51,16 +65,28 @@ def check_website(value: str) -> str | None:
         return None
     if "://" not in value and ":" not in value.split("/")[0]:
         value = "https://" + value
-    parts = urlsplit(value)
+    invalid = ValueError("Vul een geldig webadres in, bijvoorbeeld https://www.voorbeeld.nl.")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise invalid from None
     if parts.scheme.lower() not in ("http", "https"):
         raise ValueError("Het webadres moet beginnen met http:// of https://.")
+    try:
+        port = parts.port
+        host = idna.encode(parts.hostname or "", uts46=True).decode("ascii")
+    except (ValueError, idna.IDNAError):
+        raise invalid from None
+    if (parts.username or parts.password or not HOSTNAME.fullmatch(host)
+            or any(char in value for char in UNSAFE_IN_URL)):
+        raise invalid
     check_plain_text(value)
-    if (" " in value or parts.username or parts.password
-            or not HOSTNAME.fullmatch(parts.hostname or "")):
-        raise ValueError("Vul een geldig webadres in, bijvoorbeeld https://www.voorbeeld.nl.")
-    if len(value) > 200:
+    netloc = host if port is None else f"{host}:{port}"
+    normalised = urlunsplit((parts.scheme.lower(), netloc, quote(parts.path, safe=URL_SAFE),
+                             quote(parts.query, safe=URL_SAFE + "?"), ""))
+    if len(normalised) > 200:
         raise ValueError("Het webadres mag niet langer zijn dan 200 tekens.")
-    return value
+    return normalised
 
 
 def check_sector(value: str) -> str:
