@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 from .models import OutboxMail, utcnow
-from .security import keyed_hash, mask_address
+from .security import address_hash, mask_address
 
 log = logging.getLogger(__name__)
 mail = Mail()
@@ -81,7 +81,7 @@ def outbox_row(kind: str, to: str, subject: str, template: str,
     """The outbox columns of one email: the worker renders it from its template and values."""
     domain = urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
     now = utcnow()
-    return {"kind": kind, "status": "queued", "recipient": to, "recipient_hash": keyed_hash(to),
+    return {"kind": kind, "status": "queued", "recipient": to, "recipient_hash": address_hash(to),
             "subject": subject, "template": template, "context": context,
             "headers": headers or None, "message_id": make_msgid(domain=domain), "attempts": 0,
             "next_attempt_at": now, "created_at": now}

@@ -19,6 +19,17 @@ def keyed_hash(value: str, purpose: str = "address") -> str:
     return hmac.digest(key, message, "sha256").hex()
 
 
+def mailbox(address: str) -> str:
+    """The mailbox an address reaches, for comparing: case-folded, without a `+tag`."""
+    local, _, domain = address.strip().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}".casefold()
+
+
+def address_hash(address: str) -> str:
+    """The keyed hash of an address's mailbox: one for every spelling of the same mailbox."""
+    return keyed_hash(mailbox(address))
+
+
 def serializer(salt: str, timed: bool = False) -> URLSafeSerializer:
     """A serializer that signs with `SECRET_KEY` and also accepts its fallbacks."""
     config = current_app.config

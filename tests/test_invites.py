@@ -515,3 +515,38 @@ def test_a_colleague_at_an_international_domain_gets_the_mail_at_its_punycode_na
     envelope, message = smtp.received[-1]
     assert envelope.rcpt_tos == ["Piet@xn--bcher-kva.example"]
     assert message["To"] == "Piet@xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize("spelling", ["Piet@Example.NL", "piet+nieuwsbrief@example.nl",
+                                      "PIET+x+y@EXAMPLE.nl"])
+def test_an_opt_out_holds_for_the_mailbox_not_one_spelling(app, client, smtp, spelling):
+    path = opt_out_link(app, client, smtp)  # the mail went to piet@example.nl
+    assert client.post(path).status_code == 200
+    app.config["INVITE_LIMIT_RECIPIENT_DAYS"] = 0
+    before = queued(app)
+    assert invite(client, voornaam="Karin", collega_1=spelling).status_code == 303
+    assert queued(app) == before
+
+
+@pytest.mark.parametrize("spelling", ["ANNA@example.nl", "anna+werk@example.nl"])
+def test_a_colleague_is_tipped_once_a_month_whatever_the_spelling(app, client, spelling):
+    assert invite(client, collega_1="anna@example.nl").status_code == 303
+    answer = invite(client, voornaam="Karin", collega_1=spelling)
+    assert answer.status_code == 303  # the sender sees the usual thanks
+    assert queued(app) == 1
+
+
+def test_one_client_cannot_use_up_a_domain_for_everyone(app, client):
+    app.config.update(INVITE_LIMIT_IP_HOUR=100, INVITE_LIMIT_IP_DAY=100,
+                      INVITE_LIMIT_CLIENT_DOMAIN_DAY=4, INVITE_LIMIT_DOMAIN_DAY=6)
+    first = {"REMOTE_ADDR": "192.0.2.1"}
+    for number in range(4):
+        assert invite(client, first, collega_1=f"c{number}@bedrijf.nl").status_code == 303
+    assert invite(client, first, collega_1="c4@bedrijf.nl").status_code == 429
+    assert invite(client, first, collega_1="c4@elders.nl").status_code == 303
+    second = {"REMOTE_ADDR": "198.51.100.2"}
+    for number in range(5, 7):
+        assert invite(client, second, collega_1=f"c{number}@bedrijf.nl").status_code == 303
+    # The domain's own limit still holds for everyone together.
+    assert invite(client, second, collega_1="c7@bedrijf.nl").status_code == 429
+    assert queued(app) == 7

@@ -17,7 +17,7 @@ from .. import limits
 from ..extensions import begin_write, db
 from ..models import Registration, Setting, utcnow
 from ..outbox import queue_mail
-from ..security import keyed_hash, new_token, token_hash
+from ..security import keyed_hash, mailbox, new_token, token_hash
 from .forms import (
     SECTORS,
     check_email,
@@ -156,7 +156,7 @@ def register(data: dict, client_key: str) -> bool:
     """
     config = current_app.config
     ip = ("join-ip:" + client_key, limits.windows(config["JOIN_LIMITS_PER_IP"]))
-    address = ("join-to:" + keyed_hash(data["contact_email"], "join-address"),
+    address = ("join-to:" + keyed_hash(mailbox(data["contact_email"]), "join-address"),
                limits.windows(config["JOIN_LIMITS_PER_ADDRESS"]))
     limits.begin([ip[0], address[0]])
     refused = limits.take([ip, address])

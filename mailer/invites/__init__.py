@@ -8,5 +8,6 @@ DEFAULTS = {
     "INVITE_LIMIT_IP_DAY": 20,
     "INVITE_LIMIT_RECIPIENT_DAYS": 30,  # one tip per colleague in this many days
     "INVITE_LIMIT_DOMAIN_DAY": 50,  # tips to one mail domain a day
+    "INVITE_LIMIT_CLIENT_DOMAIN_DAY": 10,  # of those, from one client address
     "INVITE_LIMIT_TOTAL_DAY": 1000,  # tips a day in all
 }

@@ -13,7 +13,7 @@ from .. import limits
 from ..extensions import db
 from ..models import OptOut
 from ..outbox import outbox_row, queue_mails, render_mail
-from ..security import keyed_hash, serializer
+from ..security import address_hash, keyed_hash, serializer
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -38,7 +38,7 @@ def load_pending(value: str | None) -> dict | None:
 
 def opt_out_token(address: str) -> str:
     """The opt-out link's token: the address's keyed hash, signed, so no address is in the URL."""
-    return serializer("invite-opt-out").dumps(keyed_hash(address))
+    return serializer("invite-opt-out").dumps(address_hash(address))
 
 
 def opted_out_hash(token: str) -> str | None:
@@ -100,18 +100,19 @@ def queue_invitations(pending: dict, client_key: str) -> str:
                        headers=mail["headers"], **mail["context"])
             for address, mail in ((to, invitation(pending, to)) for to in pending["to"])]
     once, ip = f"invite-once:{pending['nonce']}", f"invite-ip:{client_key}"
-    limits.begin([once, ip, "invite-total", *(key for row in rows for key in _row_keys(row))])
+    limits.begin([once, ip, "invite-total",
+                  *(key for row in rows for key in _row_keys(row, client_key))])
     table = OptOut.__table__
     opted_out = set(db.session.scalars(select(table.c.address_hash).where(
         table.c.address_hash.in_([row["recipient_hash"] for row in rows]))))
     recipients = [row for row in rows if row["recipient_hash"] not in opted_out]
     while True:
-        refused = limits.take(_limits(once, ip, recipients))
+        refused = limits.take(_limits(once, ip, client_key, recipients))
         if once in refused:
             return REPEAT
         if ip in refused:
             return LIMITED
-        tipped = [row for row in recipients if _row_keys(row)[0] in refused]
+        tipped = [row for row in recipients if _row_keys(row, client_key)[0] in refused]
         if not tipped:
             break
         # Tipped recently: skipped, and counted against nothing; the others are tried again.
@@ -122,20 +123,24 @@ def queue_invitations(pending: dict, client_key: str) -> str:
     return SENT
 
 
-def _row_keys(row: dict) -> tuple[str, str]:
-    """The limit keys of one colleague's mail: the colleague, and the colleague's domain."""
-    domain = row["recipient"].rpartition("@")[2]
-    return f"invite-to:{row['recipient_hash']}", f"invite-domain:{keyed_hash(domain, 'domain')}"
+def _row_keys(row: dict, client_key: str) -> tuple[str, str, str]:
+    """The limit keys of one colleague's mail: the mailbox, its domain, and this client's share
+    of that domain (so one client cannot use up a domain's tips for everyone)."""
+    domain = row["recipient"].rpartition("@")[2].casefold()
+    return (f"invite-to:{row['recipient_hash']}",
+            f"invite-domain:{keyed_hash(domain, 'domain')}",
+            f"invite-share:{keyed_hash(f'{client_key}:{domain}', 'client-domain')}")
 
 
-def _limits(once: str, ip: str, rows: list[dict]) -> list[limits.Action]:
+def _limits(once: str, ip: str, client_key: str, rows: list[dict]) -> list[limits.Action]:
     """Every limit a submit counts against: its preview's nonce, the client, each colleague."""
     config = current_app.config
     recipient = [(1, timedelta(days=config["INVITE_LIMIT_RECIPIENT_DAYS"]))]
     actions = [(once, [(1, DAY)]),
                (ip, [(config["INVITE_LIMIT_IP_HOUR"], HOUR), (config["INVITE_LIMIT_IP_DAY"], DAY)])]
     for row in rows:
-        to, domain = _row_keys(row)
+        to, domain, share = _row_keys(row, client_key)
         actions += [(to, recipient), (domain, [(config["INVITE_LIMIT_DOMAIN_DAY"], DAY)]),
+                    (share, [(config["INVITE_LIMIT_CLIENT_DOMAIN_DAY"], DAY)]),
                     ("invite-total", [(config["INVITE_LIMIT_TOTAL_DAY"], DAY)])]
     return actions
