@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
+        FORM_MAX_AGE=3600,  # seconds a shown form may be sent back (its stamp's lifetime)
     )
     # Each area keeps the defaults of its own settings.
     for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS):

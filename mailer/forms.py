@@ -1,11 +1,12 @@
 """What the public forms share: the e-mail rule, the control-character check, the bot traps and
 the answer when a limit is reached."""
 
+import secrets
 import time
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template
+from flask import current_app, render_template, session
 from flask_wtf import FlaskForm
 from itsdangerous import BadData
 from wtforms import HiddenField, StringField
@@ -60,6 +61,8 @@ class PublicForm(FlaskForm):
 
     The traps are a field people never see (`fax`) and the signed moment the form was shown
     (`started`): a form sent back sooner than the minimum time was not filled in by a person.
+    The stamp belongs to the browser session that got it and lasts `FORM_MAX_AGE` seconds, so
+    a bot cannot fetch one stamp and send it along with many forms.
     """
 
     class Meta:
@@ -70,16 +73,19 @@ class PublicForm(FlaskForm):
     started = HiddenField()
 
     def stamp(self) -> None:
-        """Stamp the form with this moment, when it is shown."""
-        self.started.data = serializer(f"{self.name}-started").dumps(time.time())
+        """Stamp the form with this moment and this browser session, when it is shown."""
+        owner = session.setdefault("forms", secrets.token_urlsafe(16))
+        self.started.data = serializer(f"{self.name}-started").dumps([time.time(), owner])
 
     def seconds_open(self) -> float | None:
-        """Seconds since the form was shown, or None when the stamp is missing or forged."""
+        """Seconds since the form was shown, or None when the stamp is missing, forged or not
+        this session's."""
         try:
-            return time.time() - float(serializer(f"{self.name}-started").loads(self.started.data
-                                                                                 or ""))
+            started, owner = serializer(f"{self.name}-started").loads(self.started.data or "")
+            elapsed = time.time() - float(started)
         except (BadData, TypeError, ValueError):
             return None
+        return elapsed if owner == session.get("forms") else None
 
     @property
     def is_bot(self) -> bool:
@@ -93,11 +99,14 @@ class PublicForm(FlaskForm):
         again (`again` names how), and the fresh stamp lets that second try through.
         """
         elapsed = self.seconds_open()
-        if elapsed is not None and elapsed >= min_seconds:
+        if elapsed is not None and min_seconds <= elapsed <= current_app.config["FORM_MAX_AGE"]:
             return False
         if elapsed is None:
             self.form_errors.append(f"Het formulier was niet compleet. Controleer de gegevens en "
                                     f"{again}.")
+        elif elapsed > min_seconds:
+            self.form_errors.append(f"Het formulier stond te lang open. Controleer de gegevens "
+                                    f"en {again}.")
         else:
             self.form_errors.append(f"Dat ging erg snel. Controleer de gegevens en {again}.")
         self.stamp()

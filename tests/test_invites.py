@@ -439,9 +439,29 @@ def test_a_submit_within_three_seconds_is_refused(app, client):
     app.config["INVITE_MIN_SECONDS"] = 3
     page = fill(client)
     assert "Dat ging erg snel" in page.text and "Controleer uw tip" not in page.text
-    with app.app_context():
-        earlier = URLSafeSerializer(app.secret_key, salt="invite-started").dumps(time.time() - 4)
-    assert "Controleer uw tip" in fill(client, started=earlier).text
+    assert "Controleer uw tip" in fill(client, started=stamp(app, client, -4)).text
+
+
+def stamp(app, client, seconds: float) -> str:
+    """A start stamp of this browser session, made `seconds` from now."""
+    open_form(client)  # the session gets its owner mark with its first form
+    with client.session_transaction() as session:
+        owner = session["forms"]
+    return URLSafeSerializer(app.secret_key, salt="invite-started").dumps(
+        [time.time() + seconds, owner])
+
+
+def test_a_start_stamp_expires_after_an_hour(app, client):
+    page = fill(client, started=stamp(app, client, -3601))
+    assert "stond te lang open" in page.text and "Controleer uw tip" not in page.text
+    assert "Controleer uw tip" in fill(client, started=stamp(app, client, -3599)).text
+
+
+def test_a_start_stamp_belongs_to_the_session_that_got_it(app, client):
+    other = app.test_client()
+    borrowed = open_form(other)["started"]
+    page = fill(client, started=borrowed)
+    assert "niet compleet" in page.text and "Controleer uw tip" not in page.text
 
 
 @pytest.mark.parametrize("started", ["", "1795440000.0", "MTc5NTQ0MDM0Ni43.forged", "a\r\nb"])
