@@ -1,9 +1,11 @@
 """The Schuldeiserscoalitie web service: the built site, the forms, the outbox, the counter API."""
 
+import os
 import secrets
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import adoptions, invites, limits, outbox
@@ -26,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
         FORM_MAX_AGE=3600,  # seconds a shown form may be sent back (its stamp's lifetime)
+        CONTACT_EMAIL="",  # the coalition's own address; required with MAILER_ENV=production
     )
     # Each area keeps the defaults of its own settings.
     for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS):
@@ -33,10 +36,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("MAILER")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    if app.config.get("ENV") == "production":
+        _check_production(app.config)  # before a local key could stand in for a missing one
     for key, name in (("SECRET_KEY", "secret_key"), ("HASH_KEY", "hash_key")):
         if not app.config.get(key):
             app.config[key] = _instance_secret(instance, name)
     app.config["SITE_URL"] = app.config["SITE_URL"].rstrip("/")
+    _create_database_file(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
@@ -63,7 +69,33 @@ def _instance_secret(instance: Path, name: str) -> str:
     """Read, or create once, a random key kept in the instance folder for local runs."""
     path = instance / name
     if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _create_database_file(uri: str) -> None:
+    """Create a new SQLite file readable by its owner only; SQLite gives its -wal and -shm
+    files the same permissions."""
+    url = make_url(uri)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database)
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def _check_production(config) -> None:
+    """With MAILER_ENV=production, refuse to start without what production cannot do without."""
+    needed = {
+        "MAILER_MAIL_SERVER": config.get("MAIL_SERVER"),
+        "MAILER_SECRET_KEY": config.get("SECRET_KEY"),
+        "MAILER_HASH_KEY": config.get("HASH_KEY"),
+        "MAILER_CONTACT_EMAIL": config.get("CONTACT_EMAIL"),
+    }
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        raise RuntimeError("MAILER_ENV=production, maar deze instellingen ontbreken: "
+                           + ", ".join(missing) + ". Zie deploy/schuldeiserscoalitie.env.example.")

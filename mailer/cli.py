@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app
@@ -25,6 +25,7 @@ def main():
 @click.option("--workers", default=2, show_default=True, help="Aantal gunicorn-processen.")
 def serve(host: str, port: int, workers: int):
     """Serveer site en service met gunicorn."""
+    warn_without_mail_server()
     config = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
     args = [sys.executable, "-m", "gunicorn", "--config", str(config), "--bind", f"{host}:{port}",
             "--workers", str(workers), "--access-logfile", "-", "mailer.wsgi:app"]
@@ -40,6 +41,7 @@ def worker(once: bool, poll: float):
     from .outbox import run_worker, send_due_mail
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    warn_without_mail_server()
     if once:
         click.echo(send_due_mail())
         return
@@ -50,14 +52,27 @@ def worker(once: bool, poll: float):
     run_worker(poll, stop=lambda: bool(stopping), hourly=housekeeping)
 
 
+def warn_without_mail_server() -> None:
+    """Say loudly, at the start, that without a mail server no mail leaves this machine."""
+    if not current_app.config.get("MAIL_SERVER"):
+        folder = current_app.config["MAIL_FILE_DIR"]
+        click.secho(f"LET OP: geen mailserver ingesteld (MAILER_MAIL_SERVER). Er gaat geen mail "
+                    f"de deur uit: elke mail wordt alleen als bestand bewaard in {folder} en na "
+                    f"{current_app.config['MAIL_FILE_KEEP_DAYS']} dagen gewist.",
+                    fg="yellow", bold=True, err=True)
+
+
 def housekeeping() -> None:
-    """Forget what the privacy page says we no longer keep: old limit counts and registrations."""
+    """Forget what the privacy page says we no longer keep: old limit counts, registrations and
+    the traces of sent mail."""
     from .adoptions.registry import purge_expired
     from .extensions import db
     from .limits import prune
+    from .outbox import purge_finished
 
     prune()
     purge_expired()
+    purge_finished()
     db.session.commit()
 
 

@@ -9,6 +9,7 @@ the worker dies between the server's accept and its own commit.
 """
 
 import logging
+import os
 import smtplib
 import socket
 import time
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from flask import current_app, render_template
 from flask_mail import Connection, Mail, Message
 from jinja2 import TemplateError
-from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy import delete, insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
@@ -43,6 +44,8 @@ DEFAULTS = {
     "OUTBOX_BACKOFF_SECONDS": 60,
     "OUTBOX_BATCH_SIZE": 50,
     "OUTBOX_LEASE_SECONDS": 600,  # a claimed mail left by a crashed worker is due again after this
+    "OUTBOX_KEEP_DAYS": 30,  # the anonymous trace of a sent or failed mail, then deleted
+    "MAIL_FILE_KEEP_DAYS": 7,  # .eml files written without a mail server, then deleted
 }
 
 
@@ -200,6 +203,24 @@ def run_worker(poll_seconds: float = 2.0, stop=lambda: False, hourly=lambda: Non
             time.sleep(poll_seconds)
 
 
+def purge_finished() -> int:
+    """Delete what the privacy page says goes: sent and failed mails after `OUTBOX_KEEP_DAYS`,
+    and .eml files written without a mail server after `MAIL_FILE_KEEP_DAYS`. Returns how many."""
+    config = current_app.config
+    since = utcnow() - timedelta(days=config["OUTBOX_KEEP_DAYS"])
+    deleted = db.session.execute(
+        delete(OutboxMail).where(OutboxMail.status.in_(["sent", "failed"]),
+                                 OutboxMail.finished_at <= since)
+    ).rowcount
+    oldest = time.time() - config["MAIL_FILE_KEEP_DAYS"] * 86400
+    folder = Path(config["MAIL_FILE_DIR"])
+    for path in folder.glob("*.eml") if folder.is_dir() else []:
+        if path.stat().st_mtime < oldest:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 def _claim_batch(now, counts: dict) -> list:
     """Mark due mails as being sent by this worker and return them; other workers skip them.
 
@@ -353,8 +374,8 @@ class FileTransport:
         self.folder = folder
 
     def open(self):
-        """Make sure the folder is there."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Make sure the folder is there, for its owner only."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self
 
     def close(self) -> None:
@@ -364,7 +385,11 @@ class FileTransport:
         """Store the message and log where, with the address masked."""
         message.date = time.time()
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{message.msgId.strip('<>').split('@')[0]}.eml"
-        (self.folder / name).write_bytes(message.as_bytes())
+        data = message.as_bytes()
+        # Readable by the owner only: the file holds a name and an address.
+        with os.fdopen(os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600),
+                       "wb") as file:
+            file.write(data)
         log.info("Mail aan %s opgeslagen als %s", mask_address(message.recipients[0]),
                     self.folder / name)
 
