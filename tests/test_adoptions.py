@@ -706,3 +706,17 @@ def test_the_csv_import_refuses_formulas_row_by_row(app, runner, tmp_path):
     assert result.output.count("Begin niet met =, +, - of @") == 2
     with app.app_context():
         assert list(db.session.scalars(select(Registration.company_name))) == ["Ook Goed"]
+
+
+def test_a_name_with_terminal_codes_in_the_database_prints_harmlessly(app, runner):
+    """A value stored by other means (an old import, a database tool) reaches the terminal."""
+    with app.app_context():
+        db.session.add(Registration(
+            company_name="Rood\x1b[31m\x1b]0;titel\x07\nBV", kvk="44444444", sector="overig",
+            contact_name="A", contact_email="a@example.nl", status="pending"))
+        db.session.commit()
+    for args in (["adoptions", "list"], ["adoptions", "approve", "44444444"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output
+        assert "Rood?[31m" in result.output

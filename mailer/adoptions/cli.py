@@ -25,7 +25,8 @@ def list_registrations(status: str | None):
     header = ("id", "KvK", "onderneming", "sector", "status", "lijst", "aangemeld", "bevestigd",
               "besloten")
     table = [header] + [
-        (str(r.id), r.kvk, r.company_name[:40], r.sector, registry.STATUS_NAMES[r.status],
+        (str(r.id), r.kvk, _printable(r.company_name)[:40], r.sector,
+         registry.STATUS_NAMES[r.status],
          "ja" if r.list_publicly else "nee", _date(r.created_at), _date(r.confirmed_at),
          _date(r.decided_at))
         for r in rows
@@ -48,7 +49,7 @@ def approve(kvk: str, registration_id: int | None):
     """Keur de bevestigde aanmelding van een KvK-nummer goed; de contactpersoon krijgt een mail."""
     registration = _run(registry.approve, kvk, registration_id)
     listed = "op de openbare lijst" if registration.list_publicly else "niet op de lijst"
-    click.echo(f"Goedgekeurd: {registration.company_name} (KvK {registration.kvk}); "
+    click.echo(f"Goedgekeurd: {_printable(registration.company_name)} (KvK {registration.kvk}); "
                f"{listed}. Teller nu: {registry.adoption_count()['count']}. "
                "De bevestiging staat in de outbox.")
 
@@ -62,7 +63,7 @@ def approve(kvk: str, registration_id: int | None):
 def reject(kvk: str, reason: str, registration_id: int | None):
     """Wijs de bevestigde aanmelding van een KvK-nummer af; de contactpersoon krijgt de reden."""
     registration = _run(registry.reject, kvk, reason, registration_id)
-    click.echo(f"Afgewezen: {registration.company_name} (KvK {registration.kvk}). "
+    click.echo(f"Afgewezen: {_printable(registration.company_name)} (KvK {registration.kvk}). "
                "De mail met de reden staat in de outbox.")
 
 
@@ -72,7 +73,8 @@ def reject(kvk: str, reason: str, registration_id: int | None):
 def unlist(kvk: str):
     """Haal een onderneming van de openbare lijst; zij telt nog wel mee."""
     registration = _run(registry.unlist, kvk)
-    click.echo(f"Van de lijst gehaald: {registration.company_name} (KvK {registration.kvk}). "
+    click.echo(f"Van de lijst gehaald: {_printable(registration.company_name)} "
+               f"(KvK {registration.kvk}). "
                f"Telt nog mee; teller nu: {registry.adoption_count()['count']}.")
 
 
@@ -133,6 +135,11 @@ def _run(action, *args):
         raise StaffError(str(error)) from None
     db.session.commit()
     return result
+
+
+def _printable(text: str) -> str:
+    """Text for the terminal: a control character (an escape sequence, a line break) shown as ?."""
+    return "".join("?" if not char.isprintable() else char for char in text)
 
 
 def _date(moment) -> str:
