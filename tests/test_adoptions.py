@@ -409,7 +409,7 @@ def test_required_fields(app, client, smtp, field, message):
 
 
 def test_unknown_sector_is_refused(app, client, smtp):
-    response = post_registration(client, sector="bank")
+    response = post_registration(client, sector="bakkerij")
     assert_refused(app, smtp, response, "sector", "Kies een sector uit de lijst.")
 
 

@@ -10,13 +10,18 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..forms import CONTROL_MESSAGE, PublicForm, check_email, has_control_characters
 
-# The creditor types of the coalition (PRODUCT.md): code stored in the database, Dutch label shown.
+# The creditors that collect from households: code stored in the database (kept stable where the
+# meaning stayed the same), Dutch label shown, in the order the form lists them.
 SECTORS = {
+    "bank": "Banken en kredietverstrekkers",
+    "verzekeraar": "Verzekeringen",
     "energie": "Energie",
     "water": "Water",
     "telecom": "Telecom",
     "wonen": "Wonen en woningcorporaties",
-    "verzekeraar": "Verzekeringen",
+    "zorg": "Zorg",
+    "winkel": "Winkels en webwinkels",
+    "overheid": "Gemeenten en overheid",
     "incasso": "Incassobureaus en gerechtsdeurwaarders",
     "overig": "Overig",
 }
