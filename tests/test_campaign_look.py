@@ -211,3 +211,17 @@ def test_form_pages_have_a_fallback_only_the_form_hides(client):
         page = client.get(url).get_data(as_text=True)
         csrf_token(page)  # the service put its form in
         assert re.search(r'</form>\s*<p class="sc-form-fallback">', page), url
+
+
+def test_sectors_cover_the_creditors_of_households():
+    """Banks to bailiffs, each once, codes that existed kept, and 'Overig' last."""
+    from mailer.adoptions.forms import SECTORS
+
+    for code in ("energie", "water", "telecom", "wonen", "verzekeraar", "incasso", "overig"):
+        assert code in SECTORS  # stored in existing registrations
+    labels = " ".join(SECTORS.values()).lower()
+    for word in ("bank", "krediet", "verzeker", "energie", "water", "telecom", "woningcorporatie",
+                 "zorg", "webwinkel", "gemeente", "overheid", "incasso", "deurwaarder"):
+        assert word in labels, word
+    assert list(SECTORS)[-1] == "overig"
+    assert all(len(code) <= 40 and code.isascii() for code in SECTORS)
