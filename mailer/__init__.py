@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import adoptions, invites, limits, outbox
+from . import adoptions, invites, limits, outbox, staff
 from .extensions import csrf, db, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         CONTACT_EMAIL="",  # the coalition's own address; required with MAILER_ENV=production
     )
     # Each area keeps the defaults of its own settings.
-    for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS):
+    for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS,
+                     staff.DEFAULTS):
         app.config.from_mapping(defaults)
     app.config.from_prefixed_env("MAILER")
     if test_config is not None:
@@ -55,11 +56,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api, cli, selfscan, site
     from .adoptions import routes as adoption_routes
     from .invites import routes as invite_routes
+    from .staff import auth as staff_auth
+    from .staff import routes as staff_routes
 
     app.register_blueprint(api.bp)
     app.register_blueprint(invite_routes.bp)
     app.register_blueprint(adoption_routes.bp)
     app.register_blueprint(selfscan.bp)
+    staff_auth.init_app(app)  # Flask-Security's sign-in pages under /beheer/
+    app.register_blueprint(staff_routes.bp)
     site.init_app(app)  # last: its catch-all serves the built site for every path left
     cli.register_commands(app)
     return app

@@ -2,8 +2,10 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from flask_security import RoleMixin, UserMixin
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.ext.mutable import MutableList
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
 
@@ -108,3 +110,55 @@ class Registration(db.Model):
             postgresql_where=text("status = 'approved'"),
         ),
     )
+
+
+# -- staff accounts and their audit log ----------------------------------------------------------
+
+staff_user_role = db.Table(
+    "staff_user_role",
+    db.Column("user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("role_id", ForeignKey("staff_role.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class StaffRole(db.Model, RoleMixin):
+    """A staff role: `staff` reviews and edits adopters, `admin` also manages accounts."""
+
+    __tablename__ = "staff_role"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+
+
+class StaffUser(db.Model, UserMixin):
+    """A staff account, made on the command line only; two-factor with an authenticator app."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Flask-Security keeps this in the session; a new value signs every session of the account out.
+    fs_uniquifier: Mapped[str] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime | None]
+    tf_primary_method: Mapped[str | None] = mapped_column(String(64))
+    tf_totp_secret: Mapped[str | None] = mapped_column(String(255))
+    tf_phone_number: Mapped[str | None] = mapped_column(String(128))
+    mf_recovery_codes: Mapped[list | None] = mapped_column(MutableList.as_mutable(JSON))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    roles: Mapped[list[StaffRole]] = relationship(secondary=staff_user_role, lazy="selectin")
+
+
+class AuditEntry(db.Model):
+    """One staff action: who, what, which record, when. Written in the action's transaction."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(254))  # the account's address, kept if it goes
+    action: Mapped[str] = mapped_column(String(64))
+    record: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str | None] = mapped_column(Text)

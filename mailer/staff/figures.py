@@ -1,0 +1,151 @@
+"""The overview's figures, its chart (SVG drawn here, no script), and the sample mails."""
+
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app
+from markupsafe import escape
+from sqlalchemy import func, select
+
+from ..adoptions import registry
+from ..adoptions.forms import SECTORS
+from ..extensions import db
+from ..models import OptOut, OutboxMail, Registration, utcnow
+from ..outbox import render_mail
+
+TIP = "invitation"  # the outbox kind of a tip to a colleague
+
+
+def _count(statement) -> int:
+    """The number one count statement gives."""
+    return db.session.scalar(statement) or 0
+
+
+def counts() -> dict:
+    """The figures of the overview, each one query."""
+    now = utcnow()
+    week = datetime.combine(now.date() - timedelta(days=now.weekday()), time())
+    month = datetime.combine(now.date().replace(day=1), time())
+
+    def registrations(status: str) -> int:
+        return _count(select(func.count()).select_from(Registration)
+                      .where(Registration.status == status))
+
+    def tips_since(moment: datetime) -> int:
+        return _count(select(func.count()).select_from(OutboxMail).where(
+            OutboxMail.kind == TIP, OutboxMail.status != "failed",
+            OutboxMail.created_at >= moment))
+
+    def mails(status: str) -> int:
+        return _count(select(func.count()).select_from(OutboxMail)
+                      .where(OutboxMail.status == status))
+
+    return {
+        "count": registry.adoption_count()["count"],
+        "approved": registrations("approved"),
+        "before": registry.adopters_before_registry(),
+        "waiting": registrations("pending"),
+        "tips_week": tips_since(week),
+        "tips_month": tips_since(month),
+        "opt_outs": _count(select(func.count()).select_from(OptOut)),
+        "queued": mails("queued"),
+        "failed": mails("failed"),
+    }
+
+
+def per_week(weeks: int) -> list[dict]:
+    """Approvals and tips per week (Monday to Sunday) for the last `weeks` weeks, oldest first."""
+    today = utcnow().date()
+    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
+    start = datetime.combine(first, time())
+    rows = [{"week": first + timedelta(weeks=n), "adoptions": 0, "tips": 0}
+            for n in range(weeks)]
+    approved = db.session.scalars(select(Registration.decided_at).where(
+        Registration.status == "approved", Registration.decided_at >= start))
+    tips = db.session.scalars(select(OutboxMail.created_at).where(
+        OutboxMail.kind == TIP, OutboxMail.status != "failed", OutboxMail.created_at >= start))
+    for key, moments in (("adoptions", approved), ("tips", tips)):
+        for moment in moments:
+            rows[(moment.date() - first).days // 7][key] += 1
+    return rows
+
+
+def week_label(week: date) -> str:
+    """A week as staff read it: its Monday, e.g. 23-11."""
+    return f"{week.day}-{week.month}"
+
+
+def chart_svg(rows: list[dict]) -> str:
+    """A bar chart of adoptions and tips per week, as SVG text; the table beside it has the
+    same numbers for screen readers and for reading exact values."""
+    width, height, left, bottom, top = 640, 260, 40, 40, 20
+    plot_height = height - bottom - top
+    highest = max([1] + [max(row["adoptions"], row["tips"]) for row in rows])
+    step = (width - left - 10) / max(1, len(rows))
+    bar = step * 0.35
+    parts = [
+        f'<svg class="staff-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} '
+        f'{height}" role="img" aria-labelledby="chart-title chart-desc">',
+        '<title id="chart-title">Goedkeuringen en tips per week</title>',
+        '<desc id="chart-desc">Staafdiagram; dezelfde aantallen staan in de tabel eronder.</desc>',
+        f'<line x1="{left}" y1="{top + plot_height}" x2="{width - 10}" y2="{top + plot_height}" '
+        'stroke="currentColor"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="12" '
+        f'fill="currentColor">{highest}</text>',
+        f'<text x="{left - 6}" y="{top + plot_height}" text-anchor="end" font-size="12" '
+        'fill="currentColor">0</text>',
+    ]
+    for n, row in enumerate(rows):
+        x = left + n * step + step * 0.1
+        for offset, key, colour in ((0, "adoptions", "#1b5e20"), (bar, "tips", "#0d47a1")):
+            value = row[key]
+            bar_height = plot_height * value / highest
+            parts.append(f'<rect x="{x + offset:.1f}" y="{top + plot_height - bar_height:.1f}" '
+                         f'width="{bar:.1f}" height="{bar_height:.1f}" fill="{colour}"/>')
+        parts.append(f'<text x="{x + bar:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                     f'font-size="11" fill="currentColor">{escape(week_label(row["week"]))}'
+                     '</text>')
+    legend_y = height - 8
+    parts += [
+        f'<rect x="{left}" y="{legend_y - 10}" width="10" height="10" fill="#1b5e20"/>',
+        f'<text x="{left + 14}" y="{legend_y}" font-size="12" fill="currentColor">'
+        'Goedkeuringen</text>',
+        f'<rect x="{left + 130}" y="{legend_y - 10}" width="10" height="10" fill="#0d47a1"/>',
+        f'<text x="{left + 144}" y="{legend_y}" font-size="12" fill="currentColor">Tips</text>',
+        "</svg>",
+    ]
+    return "\n".join(parts)
+
+
+def sample_mails() -> list[dict]:
+    """Every mail template rendered with made-up data, as the recipient would see it."""
+    site = current_app.config["SITE_URL"]
+    registration = {"company_name": "Voorbeeld Energie B.V.", "contact_name": "Sanne de Vries",
+                    "kvk": "12345678", "list_publicly": True}
+    list_url = f"{site}/deelnemers/#voorbeeld-energie-bv"
+    badge_url = f"{site}/deelnemers/voorbeeld-energie-bv/badge.svg"
+    alt = registry.badge_alt(registration["company_name"])
+    samples = [
+        ("Tip aan een collega", "Tip van Jan Jansen: sociaal incassobeleid", "invitation",
+         {"voornaam": "Jan", "achternaam": "Jansen", "site_url": site,
+          "site_host": urlsplit(site).netloc,
+          "opt_out_url": f"{site}/tip-een-collega/afmelden/voorbeeld"}),
+        ("Aanmelding bevestigen", "Bevestig de aanmelding van uw onderneming",
+         "adoption_confirmation",
+         {"registration": registration, "confirm_url": f"{site}/meedoen/bevestigen/voorbeeld",
+          "hours": current_app.config["JOIN_TOKEN_HOURS"], "sector": SECTORS["energie"]}),
+        ("Aanmelding goedgekeurd", "Uw onderneming telt mee: aanmelding goedgekeurd",
+         "adoption_approved",
+         {"registration": registration, "list_url": list_url, "badge_url": badge_url,
+          "badge_alt": alt,
+          "snippet": registry.badge_snippet(registration["company_name"], list_url, badge_url)}),
+        ("Aanmelding afgewezen", "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
+         {"registration": registration,
+          "reason": "Op uw website vonden wij geen sociaal incassobeleid."}),
+    ]
+    mails = []
+    for name, subject, template, context in samples:
+        text, html = render_mail(template, **context)
+        mails.append({"name": name, "subject": subject, "template": template, "text": text,
+                      "html": html})
+    return mails

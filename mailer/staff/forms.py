@@ -1,0 +1,103 @@
+"""The staff area's forms; each one carries a CSRF token like every form of the service."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from ..adoptions.forms import SECTORS, check_email, check_plain_text, check_website
+
+
+class StaffForm(FlaskForm):
+    """A staff form: Dutch messages."""
+
+    class Meta:
+        locales = ["nl"]
+
+
+class ActionForm(StaffForm):
+    """A button that does one thing (approve, unlist, retry): only its CSRF token."""
+
+
+class RejectForm(StaffForm):
+    """Reject a registration: the reason is mailed to the contact."""
+
+    reason = TextAreaField("Reden (de contactpersoon krijgt die te zien)",
+                           validators=[DataRequired("Geef een reden op."), Length(max=2000)])
+
+
+class BeforeRegistryForm(StaffForm):
+    """How many companies adopted the policy before the online registry."""
+
+    number = IntegerField("Aantal deelnemers van vóór het register",
+                          validators=[DataRequired("Vul een aantal in."),
+                                      NumberRange(0, 100000, "Vul een aantal van 0 of meer in.")])
+
+
+def _plain(form, field) -> None:
+    """A one-line text without markup, control characters or a formula start."""
+    try:
+        field.data = check_plain_text(field.data or "")
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+def _website(form, field) -> None:
+    """An optional web address, normalised."""
+    try:
+        field.data = check_website(field.data or "")
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+
+
+class AdopterForm(StaffForm):
+    """The public fields of an adopter."""
+
+    company_name = StringField("Naam van de onderneming",
+                               validators=[DataRequired("Vul de naam in."), Length(max=200),
+                                           _plain])
+    sector = SelectField("Sector", choices=list(SECTORS.items()))
+    website = StringField("Website (mag leeg)", validators=[Optional(), Length(max=200),
+                                                            _website])
+    list_publicly = BooleanField("Op de openbare lijst")
+
+
+class NewAdopterForm(AdopterForm):
+    """An adopter added by hand, approved at once."""
+
+    kvk = StringField("KvK-nummer", validators=[DataRequired("Vul het KvK-nummer in.")])
+    contact_name = StringField("Contactpersoon (mag leeg)", validators=[Length(max=100), _plain])
+    contact_email = EmailField("E-mailadres contactpersoon (mag leeg)")
+
+    def validate_contact_email(self, field) -> None:
+        """An optional address, one bare address."""
+        if field.data:
+            try:
+                field.data = check_email(field.data)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
+
+
+class ImportForm(StaffForm):
+    """A CSV file of adopters, shown as a preview before anything is stored."""
+
+    file = FileField("CSV-bestand", validators=[FileRequired("Kies een bestand.")])
+
+
+class ImportConfirmForm(StaffForm):
+    """Store the previewed CSV: its text travels signed in a hidden field."""
+
+    data = StringField()
+
+
+class AddressForm(StaffForm):
+    """An address typed by staff, only ever compared by its keyed hash."""
+
+    address = EmailField("E-mailadres", validators=[DataRequired("Vul een e-mailadres in.")])
+
+    def validate_address(self, field) -> None:
+        """One bare address."""
+        try:
+            field.data = check_email(field.data)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None

@@ -1,0 +1,128 @@
+"""The site rebuilt after a change to the adopters, so every page tells the truth within a minute.
+
+A change only marks the site as out of date (`mark_changed`, in the change's own transaction).
+The outbox worker looks every few seconds (`rebuild_if_due`): once a burst of changes has been
+quiet for a few seconds, or has gone on for half a minute, one worker claims the build in the
+database (so two workers never build at once), writes the count and list the templates read,
+builds into a new folder and swaps it in with `finish_site`. A failed build is logged, the old
+site stays, and the build is tried again a minute later.
+"""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+
+from ..adoptions.registry import snapshot
+from ..build import finish_site
+from ..extensions import begin_write, db
+from ..models import Setting, utcnow
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent.parent  # where mkdocs.yml is
+CHANGED = "site_changed_at"  # the last change the site does not show yet
+BUILT = "site_built_for"  # the change the last build (or the build under way) covers
+SINCE = "site_changed_since"  # the first change the site does not show yet
+RETRY = "site_build_retry_at"  # after a failed build: not before then
+NEVER = "-"
+
+
+def mark_changed() -> None:
+    """Record in the caller's transaction that the public count or list changed."""
+    changed, built = db.session.get(Setting, CHANGED), db.session.get(Setting, BUILT)
+    now = utcnow().isoformat()
+    if changed is None or (built is not None and built.value == changed.value):
+        _set(SINCE, now)  # the first change of a burst
+    _set(CHANGED, now)
+
+
+def _set(key: str, value: str) -> None:
+    """Set a setting's value in the session."""
+    setting = db.session.get(Setting, key)
+    if setting is None:
+        db.session.add(Setting(key=key, value=value))
+    else:
+        setting.value = value
+
+
+def rebuild_if_due(now: datetime | None = None) -> bool | None:
+    """Build the site if a burst of changes is over; True built, False failed, None not due."""
+    now = now or utcnow()
+    config = current_app.config
+    begin_write()
+    # Locked on PostgreSQL, so of several workers only one claims a build.
+    changed = db.session.get(Setting, CHANGED, with_for_update=True)
+    built = db.session.get(Setting, BUILT)
+    if changed is None or (built is not None and built.value == changed.value):
+        db.session.rollback()
+        return None
+    changed_at = datetime.fromisoformat(changed.value)
+    quiet = now - changed_at >= timedelta(seconds=config["SITE_REBUILD_QUIET_SECONDS"])
+    since = db.session.get(Setting, SINCE)
+    first = datetime.fromisoformat(since.value) if since is not None else changed_at
+    waited = now - first >= timedelta(seconds=config["SITE_REBUILD_MAX_WAIT_SECONDS"])
+    if not (quiet or waited):
+        db.session.rollback()
+        return None
+    retry_at = db.session.get(Setting, RETRY)
+    if retry_at is not None and datetime.fromisoformat(retry_at.value) > now:
+        db.session.rollback()
+        return None
+    # Claim the build: the one transaction that moves BUILT to this change builds it.
+    before = built.value if built is not None else NEVER
+    _set(BUILT, changed.value)
+    _set(SINCE, now.isoformat())  # a change made during the build starts the next burst
+    data = snapshot()
+    db.session.commit()
+    try:
+        build(data)
+    except Exception:
+        log.exception("Site opnieuw bouwen mislukt; de vorige site blijft staan")
+        begin_write()
+        _set(BUILT, before)
+        retry = now + timedelta(seconds=config["SITE_REBUILD_RETRY_SECONDS"])
+        _set(RETRY, retry.isoformat())
+        db.session.commit()
+        return False
+    log.info("Site opnieuw gebouwd: %d deelnemers, %d op de lijst",
+             data["count"], len(data["adopters"]))
+    return True
+
+
+def write_site_data(path: Path, data: dict) -> None:
+    """Write the count and list where mkdocs.yml reads them (INHERIT of `MAILER_SITE_DATA`).
+
+    JSON is YAML too; written to a new file and renamed, so a build never reads half of it.
+    """
+    text = json.dumps({"extra": {"adoptions": data}}, ensure_ascii=False, indent=1)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
+                                     prefix=f".{path.name}-") as file:
+        file.write(text)
+    os.replace(file.name, path)
+
+
+def build(data: dict) -> None:
+    """Build the site from `data` into a new folder and swap it in; raise if anything fails."""
+    site_dir = Path(current_app.config["SITE_DIR"])
+    work = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}-build-", dir=site_dir.parent))
+    try:
+        data_file = work / "site-data.yml"
+        write_site_data(data_file, data)
+        built = work / "site"
+        env = {**os.environ, "MAILER_SITE_DATA": str(data_file),
+               "MAILER_SITE_URL": current_app.config["SITE_URL"] + "/"}
+        result = subprocess.run(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(built)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"mkdocs build: {result.stderr.strip()[-2000:]}")
+        finish_site(built, site_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

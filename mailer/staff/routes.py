@@ -1,0 +1,285 @@
+"""The staff pages at /beheer/: overview, registrations, adopters, outbox, opt-outs, mails, log.
+
+Every view needs a signed-in staff member (`_require_staff`). A view that changes something
+does it in one transaction (begun as a writer before the request's first query, see
+`auth.py`) with its audit entry and, when the public count or list moved, the mark that makes
+the worker rebuild the site; then it redirects (POST, redirect, GET).
+"""
+
+import re
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_security import url_for_security
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from ..adoptions import registry
+from ..adoptions.forms import SECTORS
+from ..extensions import db
+from ..models import OptOut, OutboxMail, Registration, utcnow
+from ..pages import render_page
+from ..security import address_hash
+from . import audit, figures
+from .auth import SHELL_PAGE
+from .forms import ActionForm, AddressForm, BeforeRegistryForm, RejectForm
+from .rebuild import mark_changed
+
+bp = Blueprint("staff", __name__, url_prefix="/beheer")
+
+NAV = [("staff.overview", "Overzicht"), ("staff.registrations", "Aanmeldingen"),
+       ("staff.adopters", "Deelnemers"), ("staff.outbox", "Outbox"),
+       ("staff.opt_outs", "Afmeldingen"), ("staff.mails", "E-mails"), ("staff.log", "Logboek")]
+
+
+@bp.before_request
+def _require_staff():
+    """Refuse every staff page without a signed-in staff member; ask to sign in on a GET."""
+    if not current_user.is_authenticated:
+        if request.method == "GET":
+            return redirect(url_for_security("login", next=request.path))
+        abort(401)
+    if not (current_user.has_role("staff") or current_user.has_role("admin")):
+        abort(403)
+    if not current_user.mf_recovery_codes:  # first sign-in: recovery codes before anything else
+        return redirect(url_for_security("mf_recovery_codes"))
+    return None
+
+
+@bp.after_request
+def _private(response):
+    """Staff pages are personal: never cached, never indexed."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def page(template: str, title: str, status: int = 200, **context):
+    """A staff page in the site's shell, with the staff menu and the sign-out button."""
+    body = render_template(template, nav=NAV, title=title, logout_form=ActionForm(), **context)
+    return render_page(SHELL_PAGE, body, title=f"{title} - Beheer", status=status, replace=True)
+
+
+def done(message: str, endpoint: str, **values):
+    """Commit the action and its audit entry, say so, and go back to the page."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(endpoint, **values), 303)
+
+
+def refused(message: str, endpoint: str, **values):
+    """Undo what the action began, say why, and go back to the page."""
+    db.session.rollback()
+    flash(message, "error")
+    return redirect(url_for(endpoint, **values), 303)
+
+
+# -- Overzicht -----------------------------------------------------------------------------------
+
+@bp.get("/")
+def overview():
+    """The campaign in figures, and a chart of adoptions and tips per week."""
+    weeks = figures.per_week(12)
+    return page("staff/overview.html", "Overzicht", counts=figures.counts(), weeks=weeks,
+                chart=Markup(figures.chart_svg(weeks)))
+
+
+# -- Aanmeldingen --------------------------------------------------------------------------------
+
+@bp.get("/aanmeldingen/")
+def registrations():
+    """The registrations waiting for review, with what a reviewer checks; and the decided ones."""
+    waiting = registry.registrations("pending")
+    decided = db.session.scalars(
+        select(Registration).where(Registration.status.in_(["approved", "rejected"]))
+        .order_by(Registration.decided_at.desc()).limit(100))
+    kvk_approved = set(db.session.scalars(
+        select(Registration.kvk).where(Registration.status == "approved",
+                                       Registration.kvk.in_([r.kvk for r in waiting]))))
+    return page("staff/registrations.html", "Aanmeldingen", waiting=waiting,
+                decided=list(decided), kvk_approved=kvk_approved, sectors=SECTORS,
+                action_form=ActionForm(), reject_form=RejectForm())
+
+
+@bp.post("/aanmeldingen/<int:registration_id>/goedkeuren")
+def approve(registration_id: int):
+    """Approve a registration: it counts, is listed if it agreed, and the contact is mailed."""
+    if not ActionForm().validate():
+        abort(400)
+    registration = db.get_or_404(Registration, registration_id)
+    try:
+        registry.approve(registration.kvk, registration_id)
+    except registry.RegistryError as error:
+        return refused(str(error), ".registrations")
+    audit.record("aanmelding goedgekeurd", _describe(registration))
+    mark_changed()
+    return done(f"{registration.company_name} is goedgekeurd. De contactpersoon krijgt een "
+                "e-mail; de site toont het binnen een minuut.", ".registrations")
+
+
+@bp.post("/aanmeldingen/<int:registration_id>/afwijzen")
+def reject(registration_id: int):
+    """Reject a registration with a reason, which is mailed to the contact."""
+    form = RejectForm()
+    if not form.validate():
+        flash("Geef een reden op om af te wijzen.", "error")
+        return redirect(url_for(".registrations"), 303)
+    registration = db.get_or_404(Registration, registration_id)
+    try:
+        registry.reject(registration.kvk, form.reason.data, registration_id)
+    except registry.RegistryError as error:
+        return refused(str(error), ".registrations")
+    audit.record("aanmelding afgewezen", _describe(registration), form.reason.data)
+    return done(f"{registration.company_name} is afgewezen. De contactpersoon krijgt de reden "
+                "per e-mail.", ".registrations")
+
+
+def _describe(registration: Registration) -> str:
+    """How the log names a registration: company, KvK number and id."""
+    return f"{registration.company_name} (KvK {registration.kvk}, id {registration.id})"
+
+
+# -- Deelnemers ----------------------------------------------------------------------------------
+
+@bp.get("/deelnemers/")
+def adopters():
+    """The approved adopters, searchable, and the number from before the registry."""
+    query = (request.args.get("q") or "").strip()[:100]
+    statement = select(Registration).where(Registration.status == "approved")
+    if query:
+        like = "%" + re.sub(r"([%_\\])", r"\\\1", query) + "%"
+        statement = statement.where(Registration.company_name.ilike(like, escape="\\")
+                                    | Registration.kvk.like(like, escape="\\"))
+    rows = db.session.scalars(statement.order_by(Registration.company_name))
+    before = BeforeRegistryForm(number=registry.adopters_before_registry())
+    return page("staff/adopters.html", "Deelnemers", adopters=list(rows), query=query,
+                sectors=SECTORS, action_form=ActionForm(), before_form=before,
+                count=registry.adoption_count()["count"])
+
+
+@bp.post("/deelnemers/<int:registration_id>/van-de-lijst")
+def unlist(registration_id: int):
+    """Take an adopter off the public list; it still counts."""
+    if not ActionForm().validate():
+        abort(400)
+    registration = db.get_or_404(Registration, registration_id)
+    try:
+        registry.unlist(registration.kvk)
+    except registry.RegistryError as error:
+        return refused(str(error), ".adopters")
+    audit.record("van de openbare lijst gehaald", _describe(registration))
+    mark_changed()
+    return done(f"{registration.company_name} staat niet meer op de openbare lijst (telt wel "
+                "mee). De site toont het binnen een minuut.", ".adopters")
+
+
+@bp.post("/deelnemers/voor-het-register")
+def before_registry():
+    """Set how many companies joined before the online registry."""
+    form = BeforeRegistryForm()
+    if not form.validate():
+        flash("Vul een aantal van 0 of meer in.", "error")
+        return redirect(url_for(".adopters"), 303)
+    old = registry.adopters_before_registry()
+    registry.set_adopters_before_registry(form.number.data)
+    audit.record("aantal van vóór het register gewijzigd", None, f"{old} → {form.number.data}")
+    mark_changed()
+    return done(f"Het aantal van vóór het register is nu {form.number.data}.", ".adopters")
+
+
+# -- Outbox --------------------------------------------------------------------------------------
+
+@bp.get("/outbox/")
+def outbox():
+    """Mail per state; mails waiting for another try, and those that finally failed."""
+    states = dict(db.session.execute(
+        select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all())
+    retrying = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.status == "queued", OutboxMail.attempts > 0)
+        .order_by(OutboxMail.next_attempt_at).limit(100))
+    failed = db.session.scalars(
+        select(OutboxMail).where(OutboxMail.status == "failed")
+        .order_by(OutboxMail.finished_at.desc()).limit(100))
+    return page("staff/outbox.html", "Outbox", states=states, retrying=list(retrying),
+                failed=list(failed), action_form=ActionForm())
+
+
+@bp.post("/outbox/<int:mail_id>/nu-proberen")
+def retry(mail_id: int):
+    """Try a mail that waits for another attempt now instead of after its backoff."""
+    if not ActionForm().validate():
+        abort(400)
+    mail = db.get_or_404(OutboxMail, mail_id)
+    if mail.status != "queued":
+        return refused("Deze mail wacht niet meer op een nieuwe poging.", ".outbox")
+    mail.next_attempt_at = utcnow()
+    audit.record("mail opnieuw geprobeerd", f"outbox {mail.id} ({mail.kind})")
+    return done("De mail gaat bij de volgende ronde van de outbox opnieuw weg.", ".outbox")
+
+
+# -- Afmeldingen ---------------------------------------------------------------------------------
+
+@bp.get("/afmeldingen/")
+def opt_outs():
+    """How many addresses want no more tips; add or remove one by typing it."""
+    number = db.session.scalar(select(func.count()).select_from(OptOut))
+    return page("staff/opt_outs.html", "Afmeldingen", number=number,
+                add_form=AddressForm(prefix="add"), remove_form=AddressForm(prefix="remove"))
+
+
+@bp.post("/afmeldingen/toevoegen")
+def add_opt_out():
+    """Record an opt-out on someone's request; the address itself is never stored."""
+    form = AddressForm(prefix="add")
+    if not form.validate():
+        return refused(" ".join(form.address.errors) or "Vul een e-mailadres in.", ".opt_outs")
+    hashed = address_hash(form.address.data)
+    if db.session.get(OptOut, hashed) is not None:
+        return refused("Dit adres was al afgemeld.", ".opt_outs")
+    db.session.add(OptOut(address_hash=hashed))
+    audit.record("afmelding toegevoegd")
+    return done("Het adres is afgemeld: het krijgt geen tips meer.", ".opt_outs")
+
+
+@bp.post("/afmeldingen/verwijderen")
+def remove_opt_out():
+    """Remove an opt-out on the owner's request."""
+    form = AddressForm(prefix="remove")
+    if not form.validate():
+        return refused(" ".join(form.address.errors) or "Vul een e-mailadres in.", ".opt_outs")
+    opt_out = db.session.get(OptOut, address_hash(form.address.data))
+    if opt_out is None:
+        return refused("Dit adres staat niet bij de afmeldingen.", ".opt_outs")
+    db.session.delete(opt_out)
+    audit.record("afmelding verwijderd")
+    return done("De afmelding is verwijderd.", ".opt_outs")
+
+
+# -- E-mails -------------------------------------------------------------------------------------
+
+@bp.get("/e-mails/")
+def mails():
+    """Every mail the service sends, rendered with sample data as the recipient sees it."""
+    return page("staff/mails.html", "E-mails", samples=figures.sample_mails())
+
+
+# -- Logboek -------------------------------------------------------------------------------------
+
+@bp.get("/logboek/")
+def log():
+    """Every staff action, newest first; kept two years; nobody can change it here."""
+    offset = max(0, request.args.get("vanaf", 0, type=int))
+    rows = audit.entries(200, offset)
+    keep = current_app.config["AUDIT_KEEP_DAYS"]
+    return page("staff/log.html", "Logboek", entries=rows, offset=offset, keep_days=keep,
+                since=utcnow() - timedelta(days=keep))

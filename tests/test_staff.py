@@ -1,0 +1,461 @@
+"""The staff area: accounts from the command line, sign-in with two-factor, limits, and every
+page's actions with their audit entries."""
+
+import re
+from html import unescape
+
+import pyotp
+import pytest
+from conftest import csrf_token
+from sqlalchemy import func, select
+
+from mailer.extensions import db
+from mailer.models import AuditEntry, OptOut, OutboxMail, Registration, Setting, StaffUser, utcnow
+from mailer.security import address_hash
+
+PASSWORD = "een lang wachtwoord 1"
+EMAIL = "medewerker@schuldeiserscoalitie.nl"
+
+
+def add_staff(app, email=EMAIL, admin=False, password=PASSWORD):
+    """Make an account the way staff do: `mailer staff add`, password typed twice."""
+    args = ["staff", "add", email] + (["--admin"] if admin else [])
+    result = app.test_cli_runner().invoke(args=args, input=f"{password}\n{password}\n")
+    assert result.exit_code == 0, result.output
+    return email
+
+
+def post(client, url, data=None, page=None, **kwargs):
+    """POST a form with the CSRF token of `page` (or of `url` itself)."""
+    html = client.get(page or url, **kwargs).get_data(as_text=True)
+    return client.post(url, data={"csrf_token": csrf_token(html), **(data or {})}, **kwargs)
+
+
+def totp_secret(html: str) -> str:
+    """The key the setup page shows beside its QR code."""
+    match = re.search(r'<code id="authr-key">([^<]+)</code>', html)
+    assert match, "geen sleutel op de instelpagina"
+    return re.sub(r"[^A-Z2-7]", "", match.group(1).upper())
+
+
+def sign_in(client, email=EMAIL, password=PASSWORD, secret=None):
+    """Sign in with password and authenticator code, setting the app up the first time.
+
+    Returns the authenticator secret, to sign in again later.
+    """
+    response = post(client, "/beheer/login", {"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    if secret is None:
+        assert "/beheer/tf-setup" in response.location
+        setup = post(client, "/beheer/tf-setup", {"setup": "authenticator"})
+        html = setup.get_data(as_text=True)
+        secret = totp_secret(html)
+        code = pyotp.TOTP(secret).now()
+        response = client.post("/beheer/tf-validate",
+                               data={"csrf_token": csrf_token(html), "code": code})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        post(client, "/beheer/mf-recovery-codes", {})  # asked for at the first sign-in
+        return secret
+    else:
+        assert "/beheer/tf-validate" in response.location
+        response = post(client, "/beheer/tf-validate", {"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return secret
+
+
+@pytest.fixture
+def staff_client(app):
+    """A test client signed in as a staff member with two-factor set up."""
+    add_staff(app)
+    client = app.test_client()
+    sign_in(client)
+    return client
+
+
+def audit_actions(app) -> list[str]:
+    """The actions in the audit log, oldest first."""
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def add_registration(app, status="pending", kvk="12345678", name="Waterbedrijf Oost",
+                     listed=True) -> int:
+    """Store a registration as if it came in through /meedoen/ and was confirmed."""
+    with app.app_context():
+        registration = Registration(
+            company_name=name, kvk=kvk, sector="water", website="https://waterbedrijf.test",
+            contact_name="Piet Jansen", contact_email=f"piet{kvk}@waterbedrijf.test",
+            adopted_policy=True, warm_referral=True, list_publicly=listed, status=status,
+            confirmed_at=utcnow(), decided_at=utcnow() if status == "approved" else None,
+            slug=name.lower().replace(" ", "-") if status == "approved" else None)
+        db.session.add(registration)
+        db.session.commit()
+        return registration.id
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+def test_staff_add_makes_an_account_with_a_hashed_password(app):
+    """`mailer staff add` stores argon2, never the password; --admin adds the admin role."""
+    add_staff(app, "beheerder@schuldeiserscoalitie.nl", admin=True)
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser))
+        assert user.password.startswith("$argon2")
+        assert PASSWORD not in user.password
+        assert sorted(role.name for role in user.roles) == ["admin", "staff"]
+    assert audit_actions(app) == ["account gemaakt"]
+
+
+def test_staff_add_refuses_a_short_password_and_a_second_account(app):
+    """A password shorter than 12 characters is asked again; an address has one account."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["staff", "add", "a@schuldeiserscoalitie.nl"],
+                           input=f"kort\nkort\n{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0
+    assert "minstens 12 tekens" in result.output
+    result = runner.invoke(args=["staff", "add", "A@schuldeiserscoalitie.nl"],
+                           input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code != 0
+    assert "al een account" in result.output
+
+
+def test_no_self_registration(client):
+    """There is no page to make an account."""
+    assert client.get("/beheer/register").status_code == 404
+
+
+# -- every staff route needs sign-in -------------------------------------------------------------
+
+SIGN_IN_PAGES = {"security.login", "security.two_factor_token_validation",
+                 "security.two_factor_rescue", "security.mf_recovery", "security.static",
+                 "security.verify", "security.tf_select"}
+
+
+def test_every_staff_route_refuses_without_sign_in(app, client):
+    """Walk the whole url_map: every /beheer/ route but the sign-in steps refuses a stranger."""
+    with app.app_context():
+        registration = add_registration(app)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/beheer") or rule.endpoint in SIGN_IN_PAGES:
+            continue
+        url = re.sub(r"<(?:int:)?[a-z_]+>", str(registration), rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            checked += 1
+            refused = response.status_code in (400, 401, 403) or (
+                response.status_code == 302 and "/beheer/login" in response.location)
+            assert refused, f"{method} {url} gaf {response.status_code} zonder aanmelding"
+    assert checked >= 15
+    with app.app_context():
+        assert db.session.get(Registration, registration).status == "pending"
+
+
+def test_a_stranger_without_a_staff_role_is_refused(app):
+    """An account whose roles were taken away sees nothing."""
+    add_staff(app)
+    client = app.test_client()
+    sign_in(client)
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser))
+        user.roles = []
+        db.session.commit()
+    assert client.get("/beheer/").status_code == 403
+
+
+# -- sign-in -------------------------------------------------------------------------------------
+
+def test_sign_in_requires_the_authenticator_and_gives_recovery_codes(app):
+    """Password alone does not let in; the first sign-in sets up the app and shows codes."""
+    add_staff(app)
+    client = app.test_client()
+    response = post(client, "/beheer/login", {"email": EMAIL,
+                                              "password": PASSWORD})
+    assert "/beheer/tf-setup" in response.location
+    assert client.get("/beheer/").status_code == 302  # not yet signed in
+    setup = post(client, "/beheer/tf-setup", {"setup": "authenticator"})
+    html = setup.get_data(as_text=True)
+    assert 'src="data:image/' in html  # the QR code, no request leaves the site
+    secret = totp_secret(html)
+    wrong = client.post("/beheer/tf-validate", data={"csrf_token": csrf_token(html),
+                                                     "code": "000000"})
+    assert client.get("/beheer/").status_code == 302
+    assert wrong.status_code in (200, 302)
+    response = client.post("/beheer/tf-validate", data={"csrf_token": csrf_token(html),
+                                                        "code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302
+    assert "/beheer/mf-recovery-codes" in client.get("/beheer/").location  # codes come first
+    codes = post(client, "/beheer/mf-recovery-codes", {}).get_data(as_text=True)
+    assert len(re.findall(r"<li><code>[^<]+</code></li>", codes)) == 8
+    overview = client.get("/beheer/")
+    assert overview.status_code == 200
+    assert "Overzicht" in overview.get_data(as_text=True)
+    assert audit_actions(app)[-1] == "aangemeld"
+
+
+def test_a_recovery_code_signs_in_once(app):
+    """Without the phone, a recovery code works instead of the code, one time only."""
+    add_staff(app)
+    client = app.test_client()
+    sign_in(client)
+    html = post(client, "/beheer/mf-recovery-codes", {}).get_data(as_text=True)
+    code = re.findall(r"<li><code>([^<]+)</code></li>", html)[0]
+    post(client, "/beheer/logout", page="/beheer/")
+    for expected_in in (True, False):
+        fresh = app.test_client()
+        post(fresh, "/beheer/login", {"email": EMAIL, "password": PASSWORD})
+        post(fresh, "/beheer/mf-recovery", {"code": code})
+        assert (fresh.get("/beheer/").status_code == 200) is expected_in
+
+
+def test_the_answer_never_tells_whether_an_address_has_an_account(app):
+    """A wrong password and an unknown address get the same page."""
+    add_staff(app)
+    answers = []
+    for email in (EMAIL, "niemand@schuldeiserscoalitie.nl"):
+        client = app.test_client()
+        response = post(client, "/beheer/login", {"email": email, "password": "fout fout fout"})
+        text = response.get_data(as_text=True)
+        answers.append((response.status_code, re.sub(r'value="[^"]*"', "", text)))
+    assert answers[0] == answers[1]
+    assert "Aanmelden mislukt" in answers[0][1]
+
+
+def test_five_failures_lock_the_address_for_everyone(make_app):
+    """After five failures the right password is refused too, also in another process."""
+    app = make_app()
+    add_staff(app)
+    for _ in range(5):
+        post(app.test_client(), "/beheer/login",
+             {"email": EMAIL, "password": "fout fout fout"})
+    other_process = make_app()
+    response = post(other_process.test_client(), "/beheer/login",
+                    {"email": EMAIL, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
+    # Another account from another address is not locked out by this one.
+    add_staff(app, "ander@schuldeiserscoalitie.nl")
+    response = post(other_process.test_client(), "/beheer/login",
+                    {"email": "ander@schuldeiserscoalitie.nl", "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert response.status_code == 302
+
+
+def test_twenty_failures_from_one_address_lock_that_address(make_app):
+    """Guessing many accounts from one client address stops at the per-address limit."""
+    app = make_app(STAFF_LOGIN_LIMITS_PER_IP=[[3, 900]])
+    add_staff(app)
+    for n in range(3):
+        post(app.test_client(), "/beheer/login",
+             {"email": f"gok{n}@schuldeiserscoalitie.nl", "password": "fout fout fout"})
+    response = post(app.test_client(), "/beheer/login", {"email": EMAIL, "password": PASSWORD})
+    assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
+
+
+def test_sessions_end_after_idle_and_absolute_timeouts(app):
+    """Idle for longer than the setting, or signed in longer than the maximum: signed out."""
+    add_staff(app)
+    client = app.test_client()
+    secret = sign_in(client)
+    with client.session_transaction() as session:
+        session["staff_seen"] -= 31 * 60
+    assert client.get("/beheer/").status_code == 302
+    client = app.test_client()
+    sign_in(client, secret=secret)
+    assert client.get("/beheer/").status_code == 200
+    with client.session_transaction() as session:
+        session["staff_since"] -= 8 * 3600 + 1
+    assert client.get("/beheer/").status_code == 302
+
+
+def test_sign_out_is_a_post_and_ends_every_session_of_the_account(app):
+    """GET does not sign out; POST does, and a copy of the old cookie no longer works."""
+    add_staff(app)
+    client = app.test_client()
+    sign_in(client)
+    assert client.get("/beheer/logout").status_code == 405
+    with client.session_transaction() as session:
+        stolen = dict(session)
+    post(client, "/beheer/logout", page="/beheer/")
+    assert client.get("/beheer/").status_code == 302
+    thief = app.test_client()
+    with thief.session_transaction() as session:
+        session.update(stolen)
+    assert thief.get("/beheer/").status_code == 302
+    assert audit_actions(app)[-1] == "afgemeld"
+
+
+def test_session_cookie_is_secure_httponly_and_lax_and_new_at_sign_in(app):
+    """The cookie's flags, and a session id of its own for every sign-in."""
+    add_staff(app)
+    client = app.test_client()
+    html = client.get("/beheer/login").get_data(as_text=True)
+    response = client.post("/beheer/login", data={"csrf_token": csrf_token(html),
+                                                  "email": EMAIL,
+                                                  "password": PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    secret = sign_in(app.test_client())
+    ids = []
+    for _ in range(2):
+        client = app.test_client()
+        sign_in(client, secret=secret)
+        with client.session_transaction() as session:
+            ids.append(session["staff_session"])
+        post(client, "/beheer/logout", page="/beheer/")
+    assert ids[0] != ids[1]
+
+
+def test_forms_without_csrf_token_change_nothing(app, staff_client):
+    """A POST without the token is refused."""
+    registration = add_registration(app)
+    response = staff_client.post(f"/beheer/aanmeldingen/{registration}/goedkeuren")
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.get(Registration, registration).status == "pending"
+
+
+# -- pages and their actions ---------------------------------------------------------------------
+
+def test_review_queue_shows_what_a_reviewer_checks(app, staff_client):
+    """Company, KvK, sector, website as a link, contact, Warm doorverwijzen, consent, dates."""
+    add_registration(app)
+    html = staff_client.get("/beheer/aanmeldingen/").get_data(as_text=True)
+    for text in ("Waterbedrijf Oost", "12345678", "Water", 'href="https://waterbedrijf.test"',
+                 "Piet Jansen", "piet12345678@waterbedrijf.test",
+                 "Doet mee aan Warm doorverwijzen", "Op de openbare lijst", "Bevestigd"):
+        assert text in html, text
+
+
+def test_approve_counts_mails_the_contact_and_is_logged(app, staff_client):
+    """Approval counts, queues the mail, marks the site for a rebuild, in one transaction."""
+    registration = add_registration(app)
+    response = post(staff_client, f"/beheer/aanmeldingen/{registration}/goedkeuren",
+                    page="/beheer/aanmeldingen/")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Registration, registration).status == "approved"
+        mail = db.session.scalar(select(OutboxMail).where(OutboxMail.kind == "adoption_approved"))
+        assert mail.recipient == "piet12345678@waterbedrijf.test"
+        assert db.session.get(Setting, "site_changed_at") is not None
+        entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
+        assert entry.action == "aanmelding goedgekeurd"
+        assert entry.actor == EMAIL
+        assert "12345678" in entry.record
+    assert "26" in staff_client.get("/beheer/").get_data(as_text=True)
+
+
+def test_a_second_approval_of_the_same_kvk_is_refused_and_not_logged(app, staff_client):
+    """The same company never counts twice; a refused action leaves no entry."""
+    add_registration(app, status="approved")
+    second = add_registration(app)
+    before = audit_actions(app)
+    post(staff_client, f"/beheer/aanmeldingen/{second}/goedkeuren", page="/beheer/aanmeldingen/")
+    with app.app_context():
+        assert db.session.get(Registration, second).status == "pending"
+    assert audit_actions(app) == before
+    assert "al goedgekeurd" in staff_client.get("/beheer/aanmeldingen/").get_data(as_text=True)
+
+
+def test_reject_needs_a_reason_and_mails_it(app, staff_client):
+    """Without a reason nothing happens; with one, the contact gets it."""
+    registration = add_registration(app)
+    url = f"/beheer/aanmeldingen/{registration}/afwijzen"
+    post(staff_client, url, {"reason": " "}, page="/beheer/aanmeldingen/")
+    with app.app_context():
+        assert db.session.get(Registration, registration).status == "pending"
+    post(staff_client, url, {"reason": "Geen beleid gevonden"}, page="/beheer/aanmeldingen/")
+    with app.app_context():
+        assert db.session.get(Registration, registration).status == "rejected"
+        mail = db.session.scalar(select(OutboxMail).where(OutboxMail.kind == "adoption_rejected"))
+        assert mail.context["reason"] == "Geen beleid gevonden"
+    assert audit_actions(app)[-1] == "aanmelding afgewezen"
+    history = staff_client.get("/beheer/aanmeldingen/").get_data(as_text=True)
+    assert "Geen beleid gevonden" in history
+
+
+def test_unlist_and_the_number_before_the_registry(app, staff_client):
+    """Unlisting keeps the count; the pre-registry number changes it; both are logged."""
+    registration = add_registration(app, status="approved")
+    html = staff_client.get("/beheer/deelnemers/?q=water").get_data(as_text=True)
+    assert "Waterbedrijf Oost" in html
+    assert "Waterbedrijf" not in staff_client.get("/beheer/deelnemers/?q=zzz").get_data(
+        as_text=True).split("<tbody>")[1]
+    post(staff_client, f"/beheer/deelnemers/{registration}/van-de-lijst",
+         page="/beheer/deelnemers/")
+    post(staff_client, "/beheer/deelnemers/voor-het-register", {"number": "30"},
+         page="/beheer/deelnemers/")
+    with app.app_context():
+        assert db.session.get(Registration, registration).list_publicly is False
+    assert audit_actions(app)[-2:] == ["van de openbare lijst gehaald",
+                                       "aantal van vóór het register gewijzigd"]
+    assert "<strong>31</strong>" in staff_client.get("/beheer/deelnemers/").get_data(
+        as_text=True)
+
+
+def test_opt_outs_are_added_and_removed_by_hash(app, staff_client):
+    """A typed address becomes its keyed hash; the address is stored nowhere."""
+    post(staff_client, "/beheer/afmeldingen/toevoegen", {"add-address": "Iemand+x@Voorbeeld.nl"},
+         page="/beheer/afmeldingen/")
+    with app.app_context():
+        assert db.session.get(OptOut, address_hash("iemand@voorbeeld.nl")) is not None
+        logged = " ".join(str(v) for e in db.session.scalars(select(AuditEntry))
+                          for v in (e.record, e.detail))
+        assert "iemand" not in logged.lower()
+    html = staff_client.get("/beheer/afmeldingen/").get_data(as_text=True)
+    assert '<strong id="opt-out-count">1</strong>' in html
+    post(staff_client, "/beheer/afmeldingen/verwijderen", {"remove-address": "iemand@voorbeeld.nl"},
+         page="/beheer/afmeldingen/")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OptOut)) == 0
+    assert audit_actions(app)[-2:] == ["afmelding toegevoegd", "afmelding verwijderd"]
+
+
+def test_outbox_shows_states_and_retries_a_waiting_mail(app, staff_client):
+    """A mail waiting after a failure can be tried now; a final failure shows no address."""
+    with app.app_context():
+        later = utcnow().replace(year=utcnow().year + 1)
+        for status, attempts in (("queued", 2), ("failed", 8)):
+            db.session.add(OutboxMail(
+                kind="invitation", status=status, recipient=None, recipient_hash="x",
+                template="invitation", message_id=f"<{status}@test>", attempts=attempts,
+                next_attempt_at=later, last_error="451 later", finished_at=utcnow()))
+        db.session.commit()
+        waiting = db.session.scalar(select(OutboxMail.id).where(OutboxMail.status == "queued"))
+    html = staff_client.get("/beheer/outbox/").get_data(as_text=True)
+    assert "Definitief mislukt" in html and "451 later" in html
+    post(staff_client, f"/beheer/outbox/{waiting}/nu-proberen", page="/beheer/outbox/")
+    with app.app_context():
+        assert db.session.get(OutboxMail, waiting).next_attempt_at <= utcnow()
+    assert audit_actions(app)[-1] == "mail opnieuw geprobeerd"
+
+
+def test_mail_previews_render_every_template(app, staff_client):
+    """Every mail the service sends, with sample data."""
+    html = unescape(staff_client.get("/beheer/e-mails/").get_data(as_text=True))
+    for text in ("Je collega Jan Jansen", "Bevestig de aanmelding", "telt mee",
+                 "Op uw website vonden wij geen sociaal incassobeleid"):
+        assert text in html, text
+
+
+def test_overview_chart_and_table_hold_the_same_numbers(app, staff_client):
+    """The SVG chart is drawn on the server; the table beside it has the numbers."""
+    add_registration(app, status="approved")
+    html = staff_client.get("/beheer/").get_data(as_text=True)
+    assert "<svg" in html and 'role="img"' in html
+    table = html.split('id="week-table"')[1]
+    rows = re.findall(r"<tr><th scope=\"row\">[^<]+</th><td>(\d+)</td><td>(\d+)</td></tr>", table)
+    assert len(rows) == 12
+    assert rows[-1] == ("1", "0")
+    assert html.count("<rect") >= 24
+    assert "<script" not in html.split('<article')[1].split("</article>")[0]
+
+
+def test_the_log_cannot_be_changed_from_the_site(app, staff_client):
+    """The log page only reads; no route writes to it but the actions themselves."""
+    html = staff_client.get("/beheer/logboek/").get_data(as_text=True)
+    assert "aangemeld" in html
+    assert "<form" not in html.split('id="log"')[1]
+    methods = {m for rule in app.url_map.iter_rules() if rule.rule.startswith("/beheer/logboek")
+               for m in rule.methods}
+    assert methods <= {"GET", "HEAD", "OPTIONS"}
