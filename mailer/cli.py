@@ -4,6 +4,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -49,7 +51,30 @@ def worker(once: bool, poll: float):
     # Finish the mail in hand on SIGTERM or Ctrl-C, then stop: nothing half-done.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
-    run_worker(poll, stop=lambda: bool(stopping), hourly=housekeeping)
+    # Beside the mail, so a build never holds up a mail and a slow mail server never the site.
+    builder = threading.Thread(target=rebuild_site_when_changed, name="site-rebuild",
+                               args=(current_app._get_current_object(), poll,
+                                     lambda: bool(stopping)))
+    builder.start()
+    try:
+        run_worker(poll, stop=lambda: bool(stopping), hourly=housekeeping)
+    finally:
+        stopping.append(True)
+        builder.join()
+
+
+def rebuild_site_when_changed(app: Flask, poll: float, stop) -> None:
+    """Rebuild the site after a change to the adopters, until `stop()`; see staff/rebuild.py."""
+    from .staff.rebuild import rebuild_if_due
+
+    log = logging.getLogger("mailer.staff.rebuild")
+    while not stop():
+        with app.app_context():
+            try:
+                rebuild_if_due()
+            except Exception:  # the database away for a moment: try again next round
+                log.exception("Controle op wijzigingen voor de site mislukt")
+        time.sleep(poll)
 
 
 def warn_without_mail_server() -> None:
@@ -63,16 +88,18 @@ def warn_without_mail_server() -> None:
 
 
 def housekeeping() -> None:
-    """Forget what the privacy page says we no longer keep: old limit counts, registrations and
-    the traces of sent mail."""
+    """Forget what the privacy page says we no longer keep: old limit counts, registrations,
+    the traces of sent mail, and audit entries older than two years."""
     from .adoptions.registry import purge_expired
     from .extensions import db
     from .limits import prune
     from .outbox import purge_finished
+    from .staff.audit import purge as purge_audit
 
     prune()
     purge_expired()
     purge_finished()
+    purge_audit()
     db.session.commit()
 
 

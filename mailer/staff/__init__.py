@@ -13,4 +13,6 @@ DEFAULTS = {
     "SITE_REBUILD_QUIET_SECONDS": 5,  # a burst of changes ends after this long without one
     "SITE_REBUILD_MAX_WAIT_SECONDS": 30,  # a long burst still gets a build after this long
     "SITE_REBUILD_RETRY_SECONDS": 60,  # after a failed build, try again this much later
+    # The site generator, run in the project folder; {dest} is the new folder. Empty: MkDocs.
+    "SITE_BUILD_COMMAND": "",
 }

@@ -11,6 +11,7 @@ site stays, and the build is tried again a minute later.
 import json
 import logging
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ BUILT = "site_built_for"  # the change the last build (or the build under way) c
 SINCE = "site_changed_since"  # the first change the site does not show yet
 RETRY = "site_build_retry_at"  # after a failed build: not before then
 NEVER = "-"
+DEFAULT_COMMAND = "mkdocs build --strict --quiet -d {dest}"
 
 
 def mark_changed() -> None:
@@ -118,11 +120,14 @@ def build(data: dict) -> None:
         built = work / "site"
         env = {**os.environ, "MAILER_SITE_DATA": str(data_file),
                "MAILER_SITE_URL": current_app.config["SITE_URL"] + "/"}
-        result = subprocess.run(
-            [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(built)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        command = current_app.config["SITE_BUILD_COMMAND"] or DEFAULT_COMMAND
+        args = [arg.replace("{dest}", str(built)) for arg in shlex.split(command)]
+        if args[0] == "mkdocs":  # the one installed beside this service
+            args[:1] = [sys.executable, "-m", "mkdocs"]
+        result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=300)
         if result.returncode != 0:
-            raise RuntimeError(f"mkdocs build: {result.stderr.strip()[-2000:]}")
+            raise RuntimeError(f"{command}: {result.stderr.strip()[-2000:]}")
         finish_site(built, site_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)

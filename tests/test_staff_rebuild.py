@@ -1,0 +1,111 @@
+"""The site tells the truth within a minute: the outbox worker rebuilds it after staff change the
+adopters, once per burst, swapped in whole; a failed build leaves the old site."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEYS
+from sqlalchemy import select
+from test_staff import add_registration, add_staff, post, sign_in
+
+from mailer.extensions import db
+from mailer.models import Setting
+from mailer.staff import rebuild
+
+MAILER = Path(sys.executable).parent / "mailer"
+
+
+@pytest.fixture
+def own_site(tmp_path, site_dir) -> Path:
+    """A copy of the built site that this test's rebuilds may replace."""
+    return Path(shutil.copytree(site_dir, tmp_path / "public" / "site", symlinks=True))
+
+
+def count_on(client, path: str) -> str:
+    """The count a served page shows without JavaScript."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r"data-adoptions-count>\s*(\d+)\s*<", html)
+    assert match, f"geen teller op {path}"
+    return match.group(1)
+
+
+def start_worker(app, poll: float = 0.5) -> subprocess.Popen:
+    """`mailer worker` as deployed: its own process, on this test's database and site."""
+    config = app.config
+    env = {**os.environ,
+           **{f"MAILER_{key}": str(config[key]) for key in (
+               "SQLALCHEMY_DATABASE_URI", "SITE_DIR", "SITE_URL", "MAIL_SERVER", "MAIL_PORT",
+               "SITE_REBUILD_QUIET_SECONDS")},
+           **{f"MAILER_{key}": value for key, value in TEST_KEYS.items()}}
+    return subprocess.Popen([str(MAILER), "worker", "--poll", str(poll)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_approval_and_unlisting_show_on_the_served_site_within_a_minute(make_app, own_site):
+    """After an approval and an unlisting, / and /deelnemers/ (no JavaScript) tell the truth."""
+    app = make_app(SITE_DIR=str(own_site), SITE_REBUILD_QUIET_SECONDS=1)
+    add_staff(app)
+    staff = app.test_client()
+    sign_in(staff)
+    pending = add_registration(app, kvk="11111111", name="Waterbedrijf Oost")
+    withdrawn = add_registration(app, status="approved", kvk="22222222", name="Oud Incasso")
+    visitor = app.test_client()
+    assert count_on(visitor, "/") == "25"  # the build of before these changes
+    worker = start_worker(app)
+    try:
+        post(staff, f"/beheer/aanmeldingen/{pending}/goedkeuren", page="/beheer/aanmeldingen/")
+        post(staff, f"/beheer/deelnemers/{withdrawn}/van-de-lijst", page="/beheer/deelnemers/")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and count_on(visitor, "/") != "27":
+            time.sleep(1)
+        assert count_on(visitor, "/") == "27"
+        assert count_on(visitor, "/deelnemers/") == "27"
+        listed = visitor.get("/deelnemers/").get_data(as_text=True)
+        assert "Waterbedrijf Oost" in listed
+        assert "Oud Incasso" not in listed
+        assert visitor.get("/deelnemers/oud-incasso/badge.svg").status_code == 404
+        assert visitor.get("/api/adoptions/count").get_json()["count"] == 27
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=60)[0]
+    assert output.count("Site opnieuw gebouwd") == 1, output  # one build for the burst
+    assert not list(own_site.parent.glob(".site-*")), "a half build was left behind"
+
+
+def test_a_failed_build_is_logged_and_the_old_site_stays(make_app, own_site, caplog):
+    """A build that fails swaps nothing in, says so in the log, and is tried again later."""
+    failing = f"{sys.executable} -c 'raise SystemExit(\"kapot\")' {{dest}}"
+    app = make_app(SITE_DIR=str(own_site), SITE_BUILD_COMMAND=failing,
+                   SITE_REBUILD_QUIET_SECONDS=0)
+    before = (own_site / "index.html").read_bytes()
+    inode = own_site.stat().st_ino
+    with app.app_context():
+        rebuild.mark_changed()
+        db.session.commit()
+        assert rebuild.rebuild_if_due() is False
+        assert rebuild.rebuild_if_due() is None  # not again before the retry time
+        changed = db.session.get(Setting, rebuild.CHANGED).value
+        built = db.session.scalar(select(Setting.value).where(Setting.key == rebuild.BUILT))
+        assert built != changed  # still to be built
+    assert "Site opnieuw bouwen mislukt" in caplog.text and "kapot" in caplog.text
+    assert own_site.stat().st_ino == inode
+    assert (own_site / "index.html").read_bytes() == before
+    assert not list(own_site.parent.glob(".site-*"))
+
+
+def test_nothing_is_built_while_nothing_changed_or_a_burst_goes_on(make_app, own_site):
+    """No change, no build; a change younger than the quiet time waits for the burst's end."""
+    app = make_app(SITE_DIR=str(own_site), SITE_REBUILD_QUIET_SECONDS=3600,
+                   SITE_BUILD_COMMAND="false {dest}")
+    with app.app_context():
+        assert rebuild.rebuild_if_due() is None
+        rebuild.mark_changed()
+        db.session.commit()
+        assert rebuild.rebuild_if_due() is None
