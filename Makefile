@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NEW_SITE := site.new
+# The count and list the pages show, written by the service before each build.
+SITE_DATA := instance/site-data.yml
 export MAILER_SITE_URL ?= http://$(HOST):$(PORT)
 export NO_MKDOCS_2_WARNING := 1
 
@@ -21,8 +23,9 @@ $(BIN)/mailer: pyproject.toml
 ## in links); its address and workers win over the file's.
 run: $(BIN)/mailer
 	$(BIN)/mailer db upgrade
+	$(BIN)/mailer site-data $(SITE_DATA)
 	rm -rf $(NEW_SITE)
-	$(BIN)/mkdocs build --quiet -d $(NEW_SITE)
+	MAILER_SITE_DATA=$(SITE_DATA) $(BIN)/mkdocs build --quiet -d $(NEW_SITE)
 	$(BIN)/mailer build-site $(NEW_SITE)
 	@echo "Site en service: http://$(HOST):$(PORT)/"
 	$(BIN)/mailer worker & worker=$$!; \
@@ -38,8 +41,9 @@ test: $(BIN)/mailer
 ## security-headers.conf for nginx. The new build replaces site/ only once it is complete.
 build: $(BIN)/mailer
 	$(BIN)/mailer db upgrade
+	$(BIN)/mailer site-data $(SITE_DATA)
 	rm -rf $(NEW_SITE)
-	$(BIN)/mkdocs build --strict -d $(NEW_SITE)
+	MAILER_SITE_DATA=$(SITE_DATA) $(BIN)/mkdocs build --strict -d $(NEW_SITE)
 	$(BIN)/mailer build-site $(NEW_SITE)
 
 ## Live preview for editing content/: reloads on every save in content/, templates/ and

@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import click
+import yaml
 from flask import current_app
 from flask.cli import with_appcontext
 from whitenoise.compress import Compressor
@@ -150,3 +151,30 @@ def build_site(built: Path | None, headers_file: Path | None):
     finish_site(built or site_dir, site_dir, headers_file)
     click.echo(f"Site klaar in {site_dir}")
 
+
+
+def write_site_data(path: Path) -> dict:
+    """Write the count and public list the pages show, where mkdocs.yml reads them.
+
+    mkdocs.yml INHERITs the file named in `MAILER_SITE_DATA`: the templates read
+    `config.extra.adoptions`, and no build hook is needed (Zensical runs none). Written whole
+    or not at all. Returns what was written.
+    """
+    from .adoptions.registry import snapshot
+
+    data = snapshot()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, yaml.safe_dump({"extra": {"adoptions": data}}, allow_unicode=True))
+    return data
+
+
+@click.command("site-data")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def site_data(path: Path):
+    """Schrijf de teller en de openbare lijst voor de volgende build naar PATH.
+
+    Bouw daarna met MAILER_SITE_DATA=PATH, zodat de pagina's het echte aantal tonen.
+    """
+    data = write_site_data(path)
+    click.echo(f"Teller {data['count']}, {len(data['adopters'])} op de lijst: {path}")

@@ -105,10 +105,11 @@ def housekeeping() -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the service's commands to the app, so `mailer` and the test runner both have them."""
-    from .build import build_site
+    from .build import build_site, site_data
     from .staff.cli import staff
 
     app.cli.add_command(worker)
     app.cli.add_command(staff)
     app.cli.add_command(adoptions)
     app.cli.add_command(build_site)
+    app.cli.add_command(site_data)

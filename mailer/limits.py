@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import DateTime, bindparam, delete, func, insert, select, text
+from sqlalchemy import DateTime, bindparam, delete, insert, text
 
 from .extensions import begin_write, db
 from .models import RateEvent, utcnow
@@ -53,8 +53,12 @@ def begin(keys) -> None:
     if not db.session().in_transaction():
         begin_write()
     if db.session.get_bind().dialect.name == "postgresql":
-        for key in sorted(set(keys)):
-            db.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+        # One lock per key, taken in sorted order (PostgreSQL calls the function after ORDER BY).
+        db.session.execute(LOCK_KEYS, {"keys": sorted(set(keys))})
+
+
+LOCK_KEYS = text("SELECT pg_advisory_xact_lock(hashtext(k)) "
+                 "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k")
 
 
 def counts(pairs: list[tuple[str, timedelta]], now=None) -> dict:

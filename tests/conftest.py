@@ -17,6 +17,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from mailer import create_app
+from mailer.build import write_site_data
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KEYS = {"SECRET_KEY": "test-secret", "HASH_KEY": "test-hash-key"}
@@ -39,9 +40,14 @@ def migrated_database(path: Path) -> str:
 
 
 def build_site(dest: Path, database_uri: str) -> Path:
-    """Build the MkDocs site into `dest`, with the counter read from `database_uri`."""
-    env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database_uri,
-           "MAILER_BUILD_CACHE_FILE": str(dest.parent / "last-build.json")}
+    """Build the MkDocs site into `dest` as `make build` does: with the count and list written
+    from `database_uri` first, unless MAILER_SITE_DATA already names a file to build from."""
+    data = os.environ.get("MAILER_SITE_DATA")
+    if not data:
+        data = dest.parent / "site-data.yml"
+        with create_app({**TEST_KEYS, "SQLALCHEMY_DATABASE_URI": database_uri}).app_context():
+            write_site_data(data)
+    env = {**os.environ, "MAILER_SITE_DATA": str(data)}
     subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(dest)],
         cwd=ROOT, env=env, check=True,

@@ -557,7 +557,7 @@ Woonstichting 't Dorp,22222222,Wonen en woningcorporaties,,nee
 Jansen & Zn Incasso,33333333,incasso,www.jansen-incasso.nl,ja
 Dubbel,11111111,energie,,ja
 Fout,1234,energie,,ja
-Ook fout,44444444,bank,,ja
+Ook fout,44444444,bakkerij,,ja
 Script,55555555,water,javascript:alert(1),ja
 """
 
