@@ -459,3 +459,100 @@ def test_the_log_cannot_be_changed_from_the_site(app, staff_client):
     methods = {m for rule in app.url_map.iter_rules() if rule.rule.startswith("/beheer/logboek")
                for m in rule.methods}
     assert methods <= {"GET", "HEAD", "OPTIONS"}
+
+
+# -- Deelnemers: edit, remove, add, export, import -----------------------------------------------
+
+def test_edit_and_remove_an_adopter(app, staff_client):
+    """Public fields change and are logged with old and new value; removal uncounts it."""
+    registration = add_registration(app, status="approved")
+    url = f"/beheer/deelnemers/{registration}/"
+    assert "Waterbedrijf Oost" in staff_client.get(url).get_data(as_text=True)
+    response = post(staff_client, url, {"company_name": "<b>x</b>", "sector": "water"})
+    assert response.status_code == 400
+    post(staff_client, url, {"company_name": "Waterbedrijf Oost-Nederland", "sector": "energie",
+                             "website": "", "list_publicly": "y"})
+    with app.app_context():
+        row = db.session.get(Registration, registration)
+        assert (row.company_name, row.sector, row.website) == (
+            "Waterbedrijf Oost-Nederland", "energie", None)
+        assert row.slug == "waterbedrijf-oost"  # badges elsewhere keep working
+        entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
+        assert entry.action == "deelnemer gewijzigd"
+        assert "Waterbedrijf Oost → Waterbedrijf Oost-Nederland" in entry.detail
+    post(staff_client, f"/beheer/deelnemers/{registration}/verwijderen", page=url)
+    with app.app_context():
+        assert db.session.get(Registration, registration) is None
+    assert audit_actions(app)[-1] == "deelnemer verwijderd"
+
+
+def test_add_an_adopter_by_hand_counts_once(app, staff_client):
+    """Added by hand it counts at once; the same KvK number a second time is refused."""
+    data = {"company_name": "Telecom Zuid", "kvk": "99999999", "sector": "telecom",
+            "website": "telecomzuid.nl", "list_publicly": "y"}
+    assert post(staff_client, "/beheer/deelnemers/nieuw", data).status_code == 303
+    again = post(staff_client, "/beheer/deelnemers/nieuw", data)
+    assert again.status_code == 400
+    assert "telt al mee" in again.get_data(as_text=True)
+    with app.app_context():
+        rows = db.session.scalars(select(Registration).where(Registration.kvk == "99999999"))
+        assert [(r.status, r.website) for r in rows] == [("approved", "https://telecomzuid.nl")]
+    assert audit_actions(app)[-1] == "deelnemer toegevoegd"
+
+
+def test_export_is_excel_csv_and_safe_against_formulas(app, staff_client):
+    """`;`, a UTF-8 BOM, and every cell that starts like a formula neutralised."""
+    with app.app_context():
+        for n, name in enumerate(["=HYPERLINK(\"http://kwaad\")", "+31 Bellen", "-min",
+                                  "@SUM(A1)", "Gewoon B.V."]):
+            db.session.add(Registration(
+                company_name=name, kvk=f"1000000{n}", sector="zorg", contact_name="=1+1",
+                contact_email="a@b.nl", status="approved", decided_at=utcnow()))
+        db.session.commit()
+    response = post(staff_client, "/beheer/deelnemers/export.csv", page="/beheer/deelnemers/")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("company_name;kvk;sector")
+    cells = [cell.strip('"') for line in lines[1:] for cell in line.split(";")]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")]
+    assert "'=HYPERLINK(\"\"http://kwaad\"\")" in raw.decode("utf-8-sig")
+    assert "Gewoon B.V." in cells
+    assert audit_actions(app)[-1] == "deelnemers geëxporteerd"
+
+
+def test_import_preview_stores_nothing_until_confirmed(app, staff_client):
+    """The preview lists each row's outcome and errors; only the confirmation stores."""
+    add_registration(app, status="approved", kvk="12345678")
+    csv_text = ("\ufeffcompany_name;kvk;sector;website;list_publicly\r\n"
+                "Nieuw Wonen;11112222;wonen;nieuwwonen.nl;ja\r\n"
+                "Dubbel;12345678;water;;ja\r\n"
+                "Fout;123;zorg;;ja\r\n")
+    html = staff_client.get("/beheer/deelnemers/import").get_data(as_text=True)
+    preview = staff_client.post("/beheer/deelnemers/import", data={
+        "csrf_token": csrf_token(html),
+        "file": (__import__("io").BytesIO(csv_text.encode("utf-8")), "deelnemers.csv")})
+    text = unescape(preview.get_data(as_text=True))
+    assert "toegevoegd: Nieuw Wonen" in text
+    assert "KvK 12345678 telt al mee" in text
+    assert "8 cijfers" in text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+    confirm = re.search(r'name="csv_text" type="hidden" value="([^"]+)"', preview.get_data(
+        as_text=True)) or re.search(r'type="hidden" name="csv_text" value="([^"]+)"',
+                                    preview.get_data(as_text=True))
+    assert confirm
+    forged = staff_client.post("/beheer/deelnemers/import/opslaan", data={
+        "csrf_token": csrf_token(html), "csv_text": confirm.group(1)[:-2] + "xx"})
+    assert forged.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+    staff_client.post("/beheer/deelnemers/import/opslaan", data={
+        "csrf_token": csrf_token(html), "csv_text": unescape(confirm.group(1))})
+    with app.app_context():
+        names = set(db.session.scalars(select(Registration.company_name)))
+        assert names == {"Waterbedrijf Oost", "Nieuw Wonen"}
+        assert db.session.get(Setting, "site_changed_at") is not None
+    assert audit_actions(app)[-1] == "deelnemers geïmporteerd"

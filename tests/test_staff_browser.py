@@ -15,7 +15,8 @@ from mailer.models import OutboxMail, Registration, utcnow
 pytestmark = pytest.mark.browser
 
 STAFF_PAGES = ["/beheer/", "/beheer/aanmeldingen/", "/beheer/deelnemers/", "/beheer/outbox/",
-               "/beheer/afmeldingen/", "/beheer/e-mails/", "/beheer/logboek/"]
+               "/beheer/afmeldingen/", "/beheer/e-mails/", "/beheer/logboek/",
+               "/beheer/deelnemers/nieuw", "/beheer/deelnemers/import"]
 
 
 @pytest.fixture
@@ -92,6 +93,20 @@ def test_sign_in_review_and_sign_out_in_the_browser(app, live, page):
         page.goto(live + path)
         assert page.locator("h1").count() == 1
         assert_accessible(page)
+
+    page.goto(live + "/beheer/deelnemers/")
+    with page.expect_navigation():
+        page.click("text=Energie Noord")
+    assert_accessible(page)
+    page.goto(live + "/beheer/deelnemers/import")
+    page.set_input_files("#file", files=[{
+        "name": "deelnemers.csv", "mimeType": "text/csv",
+        "buffer": b"company_name;kvk;sector\r\nZorg West;55556666;zorg\r\nFout;1;zorg\r\n"
+}])
+    with page.expect_navigation():
+        page.click("text=Voorbeeld tonen")
+    assert "toegevoegd: Zorg West" in page.inner_text("#import-preview")
+    assert_accessible(page)
 
     page.goto(live + "/beheer/aanmeldingen/")
     with page.expect_navigation():

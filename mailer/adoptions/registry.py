@@ -410,3 +410,91 @@ def _free_slug(name: str, kvk: str) -> str:
         if db.session.scalar(select(Registration.id).where(Registration.slug == candidate)) is None:
             return candidate
     return f"{base}-{kvk}-{utcnow():%Y%m%d%H%M%S}"
+
+
+# -- adopters edited by staff in the browser -----------------------------------------------------
+
+EXPORT_COLUMNS = ("company_name", "kvk", "sector", "website", "list_publicly", "contact_name",
+                  "contact_email", "decided_at")
+
+
+def approved_adopter(registration_id: int) -> Registration:
+    """The approved registration with this id, or a RegistryError for staff."""
+    registration = db.session.get(Registration, registration_id)
+    if registration is None or registration.status != "approved":
+        raise RegistryError("Deze deelnemer bestaat niet (meer).")
+    return registration
+
+
+def edit_adopter(registration_id: int, fields: dict) -> Registration:
+    """Change an adopter's public fields (name, sector, website, listing); the slug stays, so
+    badges on other sites keep linking to it."""
+    registration = approved_adopter(registration_id)
+    for key in ("company_name", "sector", "website", "list_publicly"):
+        if key in fields:
+            setattr(registration, key, fields[key])
+    return registration
+
+
+def remove_adopter(registration_id: int) -> Registration:
+    """Delete an adopter: it no longer counts nor shows anywhere."""
+    registration = approved_adopter(registration_id)
+    db.session.delete(registration)
+    return registration
+
+
+def add_adopter(fields: dict) -> Registration:
+    """Record an adopter staff add by hand, approved now; a KvK number counts only once."""
+    kvk = _staff_kvk(fields["kvk"])
+    if _approved(kvk) is not None:
+        raise RegistryError(f"KvK {kvk} telt al mee.")
+    now = utcnow()
+    registration = Registration(
+        company_name=fields["company_name"], kvk=kvk, sector=fields["sector"],
+        website=fields.get("website") or None, contact_name=fields.get("contact_name") or "",
+        contact_email=fields.get("contact_email") or "", adopted_policy=True,
+        warm_referral=bool(fields.get("warm_referral")),
+        list_publicly=bool(fields.get("list_publicly")), status="approved", created_at=now,
+        decided_at=now)
+    registration.slug = _free_slug(registration.company_name, kvk)
+    db.session.add(registration)
+    db.session.flush()
+    return registration
+
+
+def spreadsheet_safe(value) -> str:
+    """A cell a spreadsheet shows as text: one that starts like a formula gets a quote first."""
+    text = "" if value is None else str(value)
+    if text.startswith(("=", "+", "-", "@", "\t", "\r", "\n")):
+        return "'" + text
+    return text
+
+
+def export_adopters() -> str:
+    """The approved adopters as CSV for Dutch Excel: `;`, a UTF-8 BOM, no cell run as formula.
+
+    The columns are those `import_adopters` reads, so an export can be imported again.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    rows = db.session.scalars(select(Registration).where(Registration.status == "approved")
+                              .order_by(Registration.company_name, Registration.id))
+    for row in rows:
+        values = {key: getattr(row, key) for key in EXPORT_COLUMNS}
+        values["list_publicly"] = "ja" if row.list_publicly else "nee"
+        values["decided_at"] = row.decided_at.date().isoformat() if row.decided_at else ""
+        writer.writerow([spreadsheet_safe(values[key]) for key in EXPORT_COLUMNS])
+    return "\ufeff" + out.getvalue()
+
+
+def comma_separated(text: str) -> str:
+    """A CSV text with `;` (as Dutch Excel saves it) or `,` as the `,` text `import_adopters`
+    reads; the delimiter is the one of the first line."""
+    text = text.lstrip("\ufeff")
+    first = text.split("\n", 1)[0]
+    if first.count(";") <= first.count(","):
+        return text
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(csv.reader(io.StringIO(text), delimiter=";"))
+    return out.getvalue()

@@ -2,7 +2,16 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..adoptions.forms import SECTORS, check_email, check_plain_text, check_website
@@ -56,7 +65,8 @@ class AdopterForm(StaffForm):
     company_name = StringField("Naam van de onderneming",
                                validators=[DataRequired("Vul de naam in."), Length(max=200),
                                            _plain])
-    sector = SelectField("Sector", choices=list(SECTORS.items()))
+    sector = SelectField("Sector", choices=[SelectChoice(code, label)
+                                            for code, label in SECTORS.items()])
     website = StringField("Website (mag leeg)", validators=[Optional(), Length(max=200),
                                                             _website])
     list_publicly = BooleanField("Op de openbare lijst")
@@ -87,7 +97,7 @@ class ImportForm(StaffForm):
 class ImportConfirmForm(StaffForm):
     """Store the previewed CSV: its text travels signed in a hidden field."""
 
-    data = StringField()
+    csv_text = HiddenField()
 
 
 class AddressForm(StaffForm):

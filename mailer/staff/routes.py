@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user
 from flask_security import url_for_security
+from itsdangerous import BadSignature
 from markupsafe import Markup
 from sqlalchemy import func, select
 
@@ -29,14 +30,26 @@ from ..adoptions.forms import SECTORS
 from ..extensions import db
 from ..models import OptOut, OutboxMail, Registration, utcnow
 from ..pages import render_page
-from ..security import address_hash
+from ..security import address_hash, serializer
 from . import audit, figures
 from .auth import SHELL_PAGE
-from .forms import ActionForm, AddressForm, BeforeRegistryForm, RejectForm
+from .forms import (
+    ActionForm,
+    AddressForm,
+    AdopterForm,
+    BeforeRegistryForm,
+    ImportConfirmForm,
+    ImportForm,
+    NewAdopterForm,
+    RejectForm,
+)
 from .rebuild import mark_changed
 
 bp = Blueprint("staff", __name__, url_prefix="/beheer")
 
+PUBLIC_FIELDS = {"company_name": "naam", "sector": "sector", "website": "website",
+                 "list_publicly": "op de lijst"}
+IMPORT_MAX_BYTES = 2_000_000
 NAV = [("staff.overview", "Overzicht"), ("staff.registrations", "Aanmeldingen"),
        ("staff.adopters", "Deelnemers"), ("staff.outbox", "Outbox"),
        ("staff.opt_outs", "Afmeldingen"), ("staff.mails", "E-mails"), ("staff.log", "Logboek")]
@@ -195,6 +208,166 @@ def before_registry():
     audit.record("aantal van vóór het register gewijzigd", None, f"{old} → {form.number.data}")
     mark_changed()
     return done(f"Het aantal van vóór het register is nu {form.number.data}.", ".adopters")
+
+
+@bp.get("/deelnemers/<int:registration_id>/")
+def edit_adopter_form(registration_id: int):
+    """The public fields of one adopter, and the button that removes it."""
+    registration = db.get_or_404(Registration, registration_id)
+    if registration.status != "approved":
+        abort(404)
+    return _adopter_page(AdopterForm(obj=registration), registration)
+
+
+@bp.post("/deelnemers/<int:registration_id>/")
+def edit_adopter(registration_id: int):
+    """Save an adopter's public fields."""
+    registration = db.get_or_404(Registration, registration_id)
+    form = AdopterForm()
+    if not form.validate():
+        return _adopter_page(form, registration, status=400)
+    before = {key: getattr(registration, key) for key in PUBLIC_FIELDS}
+    try:
+        fields = {key: form[key].data for key in PUBLIC_FIELDS}
+        registry.edit_adopter(registration_id, {**fields, "website": fields["website"] or None})
+    except registry.RegistryError as error:
+        return refused(str(error), ".adopters")
+    changes = [f"{PUBLIC_FIELDS[key]}: {before[key]} → {getattr(registration, key)}"
+               for key in PUBLIC_FIELDS if before[key] != getattr(registration, key)]
+    if not changes:
+        return refused("Er was niets veranderd.", ".edit_adopter_form",
+                       registration_id=registration_id)
+    audit.record("deelnemer gewijzigd", _describe(registration), "; ".join(changes))
+    mark_changed()
+    return done(f"{registration.company_name} is bijgewerkt. De site toont het binnen een "
+                "minuut.", ".adopters")
+
+
+@bp.post("/deelnemers/<int:registration_id>/verwijderen")
+def remove_adopter(registration_id: int):
+    """Remove an adopter: it no longer counts nor shows anywhere."""
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        registration = registry.remove_adopter(registration_id)
+    except registry.RegistryError as error:
+        return refused(str(error), ".adopters")
+    audit.record("deelnemer verwijderd", _describe(registration))
+    mark_changed()
+    return done(f"{registration.company_name} is verwijderd en telt niet meer mee.",
+                ".adopters")
+
+
+def _adopter_page(form, registration: Registration, status: int = 200):
+    """The edit page of one adopter."""
+    return page("staff/adopter_form.html", f"{registration.company_name} wijzigen",
+                status=status, form=form, registration=registration,
+                action_form=ActionForm())
+
+
+@bp.get("/deelnemers/nieuw")
+def new_adopter_form():
+    """Add an adopter by hand, for example one that joined by phone."""
+    return page("staff/new_adopter.html", "Deelnemer toevoegen", form=NewAdopterForm())
+
+
+@bp.post("/deelnemers/nieuw")
+def new_adopter():
+    """Record an adopter as approved now."""
+    form = NewAdopterForm()
+    if not form.validate():
+        return page("staff/new_adopter.html", "Deelnemer toevoegen", status=400, form=form)
+    try:
+        registration = registry.add_adopter(form.data)
+    except registry.RegistryError as error:
+        db.session.rollback()
+        form.kvk.errors = [str(error)]
+        return page("staff/new_adopter.html", "Deelnemer toevoegen", status=400, form=form)
+    audit.record("deelnemer toegevoegd", _describe(registration))
+    mark_changed()
+    return done(f"{registration.company_name} is toegevoegd en telt mee.", ".adopters")
+
+
+@bp.post("/deelnemers/export.csv")
+def export_adopters():
+    """Download the adopters as CSV for Excel; who downloaded what is logged."""
+    if not ActionForm().validate():
+        abort(400)
+    text = registry.export_adopters()
+    audit.record("deelnemers geëxporteerd", None, f"{text.count(chr(10)) - 1} regels")
+    db.session.commit()
+    name = f"deelnemers-{utcnow():%Y-%m-%d}.csv"
+    return current_app.response_class(text.encode("utf-8"), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/deelnemers/import")
+def import_form():
+    """Choose a CSV file of adopters; nothing is stored before the preview is confirmed."""
+    return page("staff/import.html", "Deelnemers importeren", form=ImportForm(), rows=None)
+
+
+@bp.post("/deelnemers/import")
+def import_preview():
+    """Show what an import would do, row by row, and store nothing."""
+    form = ImportForm()
+    if not form.validate():
+        return page("staff/import.html", "Deelnemers importeren", status=400, form=form,
+                    rows=None)
+    try:
+        text = registry.comma_separated(form.file.data.read(IMPORT_MAX_BYTES).decode("utf-8"))
+    except UnicodeDecodeError:
+        form.file.errors = ["Sla het bestand op als CSV UTF-8 en kies het opnieuw."]
+        return page("staff/import.html", "Deelnemers importeren", status=400, form=form,
+                    rows=None)
+    rows, error = _dry_run(text)
+    confirm = ImportConfirmForm(csv_text=serializer("staff-import", timed=True).dumps(text))
+    return page("staff/import.html", "Deelnemers importeren", form=form, rows=rows,
+                error=error, confirm=confirm,
+                adding=sum(1 for _, outcome, _ in rows if outcome == "added"))
+
+
+@bp.post("/deelnemers/import/opslaan")
+def import_adopters():
+    """Store the previewed import."""
+    form = ImportConfirmForm()
+    try:
+        text = serializer("staff-import", timed=True).loads(form.csv_text.data or "",
+                                                            max_age=3600)
+    except BadSignature:
+        return refused("De voorbeeldweergave was verlopen. Kies het bestand opnieuw.",
+                       ".import_form")
+    if not form.validate():
+        abort(400)
+    try:
+        rows = registry.import_adopters(text)
+    except registry.RegistryError as error:
+        return refused(str(error), ".import_form")
+    added = [message for _, outcome, message in rows if outcome == "added"]
+    if not added:
+        return refused("Er was niets om toe te voegen.", ".import_form")
+    audit.record("deelnemers geïmporteerd", f"{len(added)} toegevoegd", "\n".join(added))
+    mark_changed()
+    return done(f"{len(added)} deelnemers toegevoegd. De site toont ze binnen een minuut.",
+                ".adopters")
+
+
+def _dry_run(text: str) -> tuple[list, str | None]:
+    """What `import_adopters` would do with `text`, undone at once."""
+    try:
+        with db.session.begin_nested():
+            rows = registry.import_adopters(text)
+            raise _Undo
+    except _Undo:
+        return rows, None
+    except registry.RegistryError as error:
+        return [], str(error)
+    finally:
+        db.session.rollback()
+
+
+class _Undo(Exception):
+    """Leaves a dry run's savepoint without keeping anything."""
 
 
 # -- Outbox --------------------------------------------------------------------------------------
