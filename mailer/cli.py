@@ -64,16 +64,19 @@ def worker(once: bool, poll: float):
 
 
 def rebuild_site_when_changed(app: Flask, poll: float, stop) -> None:
-    """Rebuild the site after a change to the adopters, until `stop()`; see staff/rebuild.py."""
+    """Until `stop()`: tell reviewers of confirmed registrations and rebuild the site after a
+    change to the adopters; see staff/review.py and staff/rebuild.py."""
     from .staff.rebuild import rebuild_if_due
+    from .staff.review import notify_reviewers
 
-    log = logging.getLogger("mailer.staff.rebuild")
+    log = logging.getLogger("mailer.staff")
     while not stop():
-        with app.app_context():
-            try:
-                rebuild_if_due()
-            except Exception:  # the database away for a moment: try again next round
-                log.exception("Controle op wijzigingen voor de site mislukt")
+        for task in (notify_reviewers, rebuild_if_due):
+            with app.app_context():
+                try:
+                    task()
+                except Exception:  # the database away for a moment: try again next round
+                    log.exception("%s mislukt", task.__name__)
         time.sleep(poll)
 
 

@@ -434,7 +434,8 @@ def test_mail_previews_render_every_template(app, staff_client):
     """Every mail the service sends, with sample data."""
     html = unescape(staff_client.get("/beheer/e-mails/").get_data(as_text=True))
     for text in ("Je collega Jan Jansen", "Bevestig de aanmelding", "telt mee",
-                 "Op uw website vonden wij geen sociaal incassobeleid"):
+                 "Op uw website vonden wij geen sociaal incassobeleid",
+                 "Er wacht een nieuwe aanmelding op beoordeling"):
         assert text in html, text
 
 
@@ -556,3 +557,38 @@ def test_import_preview_stores_nothing_until_confirmed(app, staff_client):
         assert names == {"Waterbedrijf Oost", "Nieuw Wonen"}
         assert db.session.get(Setting, "site_changed_at") is not None
     assert audit_actions(app)[-1] == "deelnemers geïmporteerd"
+
+
+# -- the review address hears of every confirmed registration ------------------------------------
+
+def test_a_confirmed_registration_mails_the_review_address_once(make_app, smtp):
+    """Confirmed through the real form and link, the reviewers get one mail with a link."""
+    from test_adoptions import deliver, register_and_confirm, text_part
+
+    from mailer.staff.review import notify_reviewers
+
+    app = make_app(REVIEW_EMAIL="beoordeling@schuldeiserscoalitie.nl", JOIN_MIN_FILL_SECONDS=0)
+    client = app.test_client()
+    with app.app_context():
+        assert notify_reviewers() == 0
+    register_and_confirm(client, app, smtp)
+    with app.app_context():
+        assert notify_reviewers() == 1
+        assert notify_reviewers() == 0  # told once
+    message = deliver(app, smtp)[-1]
+    assert message["To"] == "beoordeling@schuldeiserscoalitie.nl"
+    assert message["Subject"].startswith("Nieuwe aanmelding: ")
+    with app.app_context():
+        registration = db.session.scalar(select(Registration))
+    assert (f"https://schuldeiserscoalitie.test/beheer/aanmeldingen/#reg-{registration.id}"
+            in text_part(message))
+
+
+def test_without_a_review_address_nobody_is_mailed(app, client, smtp):
+    """The setting empty: nothing queued."""
+    from mailer.staff.review import notify_reviewers
+
+    add_registration(app)
+    with app.app_context():
+        assert notify_reviewers() == 0
+        assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 0

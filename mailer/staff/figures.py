@@ -12,6 +12,7 @@ from ..adoptions.forms import SECTORS
 from ..extensions import db
 from ..models import OptOut, OutboxMail, Registration, utcnow
 from ..outbox import render_mail
+from .review import review_mail_values
 
 TIP = "invitation"  # the outbox kind of a tip to a colleague
 
@@ -142,6 +143,10 @@ def sample_mails() -> list[dict]:
         ("Aanmelding afgewezen", "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
          {"registration": registration,
           "reason": "Op uw website vonden wij geen sociaal incassobeleid."}),
+        ("Nieuwe aanmelding (aan de beoordelaars)", "Nieuwe aanmelding: Voorbeeld Energie B.V.",
+         "review_requested",
+         review_mail_values(1, registration, SECTORS["energie"], "https://voorbeeld-energie.nl",
+                            True)),
     ]
     mails = []
     for name, subject, template, context in samples:
