@@ -592,3 +592,30 @@ def test_without_a_review_address_nobody_is_mailed(app, client, smtp):
     with app.app_context():
         assert notify_reviewers() == 0
         assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
+def test_wrong_codes_count_towards_the_lockout(app, smtp):
+    """Guessing the authenticator or a recovery code hits the same limit as passwords."""
+    add_staff(app)
+    secret = sign_in(app.test_client())
+    client = app.test_client()
+    post(client, "/beheer/login", {"email": EMAIL, "password": PASSWORD})
+    for _ in range(3):
+        post(client, "/beheer/tf-validate", {"code": "000000"})
+    for _ in range(2):
+        post(client, "/beheer/mf-recovery", {"code": "abcd-efgh-ijkl"})
+    right = post(client, "/beheer/tf-validate", {"code": pyotp.TOTP(secret).now()})
+    assert "Te veel mislukte pogingen" in right.get_data(as_text=True)
+    assert client.get("/beheer/").status_code == 302
+
+
+def test_the_rescue_page_sends_no_mail(app, smtp):
+    """Flask-Security's "contact the administrator" mail is not on offer."""
+    add_staff(app)
+    sign_in(app.test_client())
+    client = app.test_client()
+    post(client, "/beheer/login", {"email": EMAIL, "password": PASSWORD})
+    response = post(client, "/beheer/tf-rescue", {"help_setup": "help"})
+    assert response.status_code in (200, 400)
+    assert smtp.messages == []
+    assert client.get("/beheer/").status_code == 302
