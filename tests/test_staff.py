@@ -619,3 +619,49 @@ def test_the_rescue_page_sends_no_mail(app, smtp):
     assert response.status_code in (200, 400)
     assert smtp.messages == []
     assert client.get("/beheer/").status_code == 302
+
+
+def test_accounts_page_is_for_admins_who_block_and_reset(app):
+    """Staff get 403; an admin blocks an account (signed out at once) and resets its app."""
+    add_staff(app, "beheerder@schuldeiserscoalitie.nl", admin=True)
+    add_staff(app)
+    colleague = app.test_client()
+    sign_in(colleague)
+    assert colleague.get("/beheer/accounts/").status_code == 403
+    admin = app.test_client()
+    sign_in(admin, email="beheerder@schuldeiserscoalitie.nl")
+    html = admin.get("/beheer/accounts/").get_data(as_text=True)
+    assert EMAIL in html
+    with app.app_context():
+        user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.email == EMAIL))
+    post(admin, f"/beheer/accounts/{user_id}/actief", page="/beheer/accounts/")
+    assert colleague.get("/beheer/").status_code == 302
+    blocked = post(app.test_client(), "/beheer/login", {"email": EMAIL, "password": PASSWORD})
+    assert blocked.status_code == 200
+    post(admin, f"/beheer/accounts/{user_id}/actief", page="/beheer/accounts/")
+    post(admin, f"/beheer/accounts/{user_id}/tweede-stap-opnieuw", page="/beheer/accounts/")
+    with app.app_context():
+        user = db.session.get(StaffUser, user_id)
+        assert user.active and user.tf_totp_secret is None
+    sign_in(app.test_client())  # sets the app up again
+    assert audit_actions(app)[-4:-1] == ["account geblokkeerd", "account gedeblokkeerd",
+                                         "tweede stap opnieuw ingesteld"]
+
+
+def test_staff_reset_and_remove_on_the_command_line(app):
+    """`reset` asks a new password and a new app; `remove` ends the account."""
+    add_staff(app)
+    client = app.test_client()
+    sign_in(client)
+    runner = app.test_cli_runner()
+    new = "een ander lang wachtwoord"
+    result = runner.invoke(args=["staff", "reset", EMAIL], input=f"{new}\n{new}\n")
+    assert result.exit_code == 0, result.output
+    assert client.get("/beheer/").status_code == 302  # its sessions ended
+    sign_in(app.test_client(), password=new)  # first sign-in again: the app is set up anew
+    assert runner.invoke(args=["staff", "remove", EMAIL]).exit_code == 0
+    assert runner.invoke(args=["staff", "remove", EMAIL]).exit_code != 0
+    response = post(app.test_client(), "/beheer/login", {"email": EMAIL, "password": new})
+    assert response.status_code == 200
+    actions = audit_actions(app)
+    assert "account hersteld" in actions and actions[-1] == "account verwijderd"

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 STAFF_PAGES = ["/beheer/", "/beheer/aanmeldingen/", "/beheer/deelnemers/", "/beheer/outbox/",
                "/beheer/afmeldingen/", "/beheer/e-mails/", "/beheer/logboek/",
-               "/beheer/deelnemers/nieuw", "/beheer/deelnemers/import"]
+               "/beheer/deelnemers/nieuw", "/beheer/deelnemers/import", "/beheer/accounts/"]
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def first_sign_in(page, live: str) -> str:
 
 def test_sign_in_review_and_sign_out_in_the_browser(app, live, page):
     """A new staff member signs in with two-factor, every page passes axe, approves, signs out."""
-    add_staff(app)
+    add_staff(app, admin=True)
     registration = add_registration(app)
     add_registration(app, status="approved", kvk="87654321", name="Energie Noord")
     with app.app_context():
@@ -101,8 +101,8 @@ def test_sign_in_review_and_sign_out_in_the_browser(app, live, page):
     page.goto(live + "/beheer/deelnemers/import")
     page.set_input_files("#file", files=[{
         "name": "deelnemers.csv", "mimeType": "text/csv",
-        "buffer": b"company_name;kvk;sector\r\nZorg West;55556666;zorg\r\nFout;1;zorg\r\n"
-}])
+        "buffer": b"company_name;kvk;sector\r\nZorg West;55556666;zorg\r\nFout;1;zorg\r\n",
+    }])
     with page.expect_navigation():
         page.click("text=Voorbeeld tonen")
     assert "toegevoegd: Zorg West" in page.inner_text("#import-preview")

@@ -28,11 +28,11 @@ from sqlalchemy import func, select
 from ..adoptions import registry
 from ..adoptions.forms import SECTORS
 from ..extensions import db
-from ..models import OptOut, OutboxMail, Registration, utcnow
+from ..models import OptOut, OutboxMail, Registration, StaffUser, utcnow
 from ..pages import render_page
 from ..security import address_hash, serializer
 from . import audit, figures
-from .auth import SHELL_PAGE
+from .auth import SHELL_PAGE, datastore
 from .forms import (
     ActionForm,
     AddressForm,
@@ -79,7 +79,8 @@ def _private(response):
 
 def page(template: str, title: str, status: int = 200, **context):
     """A staff page in the site's shell, with the staff menu and the sign-out button."""
-    body = render_template(template, nav=NAV, title=title, logout_form=ActionForm(), **context)
+    nav = NAV + ([("staff.accounts", "Accounts")] if current_user.has_role("admin") else [])
+    body = render_template(template, nav=nav, title=title, logout_form=ActionForm(), **context)
     return render_page(SHELL_PAGE, body, title=f"{title} - Beheer", status=status, replace=True)
 
 
@@ -444,6 +445,53 @@ def remove_opt_out():
 def mails():
     """Every mail the service sends, rendered with sample data as the recipient sees it."""
     return page("staff/mails.html", "E-mails", samples=figures.sample_mails())
+
+
+# -- Accounts (admin) ----------------------------------------------------------------------------
+
+def _require_admin() -> None:
+    """Accounts are for admins only."""
+    if not current_user.has_role("admin"):
+        abort(403)
+
+
+@bp.get("/accounts/")
+def accounts():
+    """The staff accounts; new ones are made on the command line (`mailer staff add`)."""
+    _require_admin()
+    rows = db.session.scalars(select(StaffUser).order_by(StaffUser.email))
+    return page("staff/accounts.html", "Accounts", accounts=list(rows), action_form=ActionForm())
+
+
+@bp.post("/accounts/<int:user_id>/tweede-stap-opnieuw")
+def reset_second_step(user_id: int):
+    """Make an account set up its authenticator app again (a lost phone); it is signed out."""
+    _require_admin()
+    if not ActionForm().validate():
+        abort(400)
+    user = db.get_or_404(StaffUser, user_id)
+    user.tf_primary_method = user.tf_totp_secret = None
+    user.mf_recovery_codes = None
+    datastore.set_uniquifier(user)
+    audit.record("tweede stap opnieuw ingesteld", user.email)
+    return done(f"{user.email} stelt bij de volgende aanmelding de authenticator-app opnieuw in.",
+                ".accounts")
+
+
+@bp.post("/accounts/<int:user_id>/actief")
+def toggle_active(user_id: int):
+    """Block an account, or allow it again; a blocked account is signed out at once."""
+    _require_admin()
+    if not ActionForm().validate():
+        abort(400)
+    user = db.get_or_404(StaffUser, user_id)
+    if user.id == current_user.id:
+        return refused("U kunt uw eigen account niet blokkeren.", ".accounts")
+    user.active = not user.active
+    datastore.set_uniquifier(user)
+    audit.record("account gedeblokkeerd" if user.active else "account geblokkeerd", user.email)
+    state = "kan weer aanmelden" if user.active else "is geblokkeerd en afgemeld"
+    return done(f"{user.email} {state}.", ".accounts")
 
 
 # -- Logboek -------------------------------------------------------------------------------------
