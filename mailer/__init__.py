@@ -59,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .staff import auth as staff_auth
     from .staff import routes as staff_routes
 
+    app.session_interface = api.SessionInterface()
     app.register_blueprint(api.bp)
     app.register_blueprint(invite_routes.bp)
     app.register_blueprint(adoption_routes.bp)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from flask import Blueprint, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 
 from .adoptions.registry import adoption_count, iso_time, public_adopters
 from .extensions import csrf
@@ -13,6 +14,20 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 
 CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=120, stale-if-error=300"
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, never saved on an API answer.
+
+    The answers are public and cached by anyone: a cookie (or `Vary: Cookie`) on them would be
+    handed to others or defeat the cache. Extensions may still touch the session on every
+    request (the staff sign-in does); here that changes nothing.
+    """
+
+    def save_session(self, app, session, response):
+        """Save the session as Flask does, except on the API's paths."""
+        if not request.path.startswith(bp.url_prefix + "/"):
+            super().save_session(app, session, response)
 
 
 @bp.get("/adoptions/count")
