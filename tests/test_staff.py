@@ -665,3 +665,24 @@ def test_staff_reset_and_remove_on_the_command_line(app):
     assert response.status_code == 200
     actions = audit_actions(app)
     assert "account hersteld" in actions and actions[-1] == "account verwijderd"
+
+
+def test_the_log_is_kept_two_years_and_the_database_refuses_changes(app):
+    """Older than two years goes in the housekeeping; an entry cannot be updated at all."""
+    from sqlalchemy import update
+    from sqlalchemy.exc import DatabaseError
+
+    from mailer.staff import audit
+
+    with app.app_context():
+        now = utcnow()
+        for days in (729, 731):
+            db.session.add(AuditEntry(actor="a", action=f"{days} dagen",
+                                      at=now - __import__("datetime").timedelta(days=days)))
+        db.session.commit()
+        assert audit.purge() == 1
+        db.session.commit()
+        assert list(db.session.scalars(select(AuditEntry.action))) == ["729 dagen"]
+        with pytest.raises(DatabaseError, match="niet te wijzigen"):
+            db.session.execute(update(AuditEntry).values(action="verzonnen"))
+        db.session.rollback()

@@ -1,0 +1,29 @@
+"""The staff area on PostgreSQL: the log refuses changes, and approval and rebuild claims work."""
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import DatabaseError
+from test_postgres import pg_app, postgres  # noqa: F401 (fixtures)
+from test_staff import add_registration, add_staff, post, sign_in
+
+from mailer.extensions import db
+from mailer.models import AuditEntry, Registration
+from mailer.staff import rebuild
+
+
+def test_staff_approve_and_the_log_on_postgres(pg_app):  # noqa: F811
+    """An approval through the staff area, logged; the database refuses to change the log."""
+    add_staff(pg_app)
+    client = pg_app.test_client()
+    sign_in(client)
+    registration = add_registration(pg_app)
+    post(client, f"/beheer/aanmeldingen/{registration}/goedkeuren", page="/beheer/aanmeldingen/")
+    pg_app.config["SITE_BUILD_COMMAND"] = "false {dest}"
+    pg_app.config["SITE_REBUILD_QUIET_SECONDS"] = 0
+    with pg_app.app_context():
+        assert db.session.get(Registration, registration).status == "approved"
+        assert "aanmelding goedgekeurd" in db.session.scalars(select(AuditEntry.action)).all()
+        with pytest.raises(DatabaseError, match="niet te wijzigen"):
+            db.session.execute(update(AuditEntry).values(action="verzonnen"))
+        db.session.rollback()
+        assert rebuild.rebuild_if_due() is False  # claimed, failed, released for a retry
