@@ -98,9 +98,11 @@ def housekeeping() -> None:
     from .limits import prune
     from .outbox import purge_finished
     from .staff.audit import purge as purge_audit
+    from .staff.figures import keep_weekly_tips
 
     prune()
     purge_expired()
+    keep_weekly_tips()  # before the traces of sent tips go
     purge_finished()
     purge_audit()
     db.session.commit()

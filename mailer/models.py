@@ -1,6 +1,6 @@
 """The database tables. Times are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_security import RoleMixin, UserMixin
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
@@ -162,3 +162,12 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(64))
     record: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class WeeklyTips(db.Model):
+    """How many tips went out in a week (from its Monday), kept after the mails' traces go."""
+
+    __tablename__ = "weekly_tips"
+
+    week: Mapped[date] = mapped_column(primary_key=True)
+    tips: Mapped[int] = mapped_column(default=0)

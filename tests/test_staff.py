@@ -686,3 +686,28 @@ def test_the_log_is_kept_two_years_and_the_database_refuses_changes(app):
         with pytest.raises(DatabaseError, match="niet te wijzigen"):
             db.session.execute(update(AuditEntry).values(action="verzonnen"))
         db.session.rollback()
+
+
+def test_tips_per_week_outlive_the_traces_of_the_mails(app):
+    """The hourly housekeeping keeps each week's count before the outbox forgets the mails."""
+    from datetime import timedelta
+
+    from mailer.cli import housekeeping
+    from mailer.staff.figures import per_week
+
+    with app.app_context():
+        long_ago = utcnow() - timedelta(weeks=8)
+        for n in range(3):
+            db.session.add(OutboxMail(
+                kind="invitation", status="sent", recipient=None, recipient_hash="x",
+                template="invitation", message_id=f"<{n}@test>", created_at=long_ago,
+                finished_at=long_ago))
+        db.session.commit()
+        assert sum(row["tips"] for row in per_week(12)) == 3
+        housekeeping()  # keeps the count, then deletes traces older than 30 days
+        assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 0
+        weeks = per_week(12)
+        assert sum(row["tips"] for row in weeks) == 3
+        assert [row["tips"] for row in weeks].count(3) == 1
+        housekeeping()
+        assert sum(row["tips"] for row in per_week(12)) == 3  # counted once

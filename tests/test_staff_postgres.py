@@ -27,3 +27,19 @@ def test_staff_approve_and_the_log_on_postgres(pg_app):  # noqa: F811
             db.session.execute(update(AuditEntry).values(action="verzonnen"))
         db.session.rollback()
         assert rebuild.rebuild_if_due() is False  # claimed, failed, released for a retry
+
+
+def test_tips_per_week_on_postgres(pg_app):  # noqa: F811
+    """The weekly count uses PostgreSQL's own week start: a Monday."""
+    from mailer.models import OutboxMail, WeeklyTips, utcnow
+    from mailer.staff.figures import keep_weekly_tips
+
+    with pg_app.app_context():
+        db.session.add(OutboxMail(kind="invitation", status="sent", recipient_hash="x",
+                                  template="invitation", message_id="<1@test>",
+                                  created_at=utcnow()))
+        db.session.commit()
+        keep_weekly_tips()
+        db.session.commit()
+        row = db.session.scalar(select(WeeklyTips))
+        assert row.tips == 1 and row.week.weekday() == 0

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from ..adoptions import registry
 from ..adoptions.forms import SECTORS
 from ..extensions import db
-from ..models import OptOut, OutboxMail, Registration, utcnow
+from ..models import OptOut, OutboxMail, Registration, WeeklyTips, utcnow
 from ..outbox import render_mail
 from .review import review_mail_values
 
@@ -68,7 +68,33 @@ def per_week(weeks: int) -> list[dict]:
     for key, moments in (("adoptions", approved), ("tips", tips)):
         for moment in moments:
             rows[(moment.date() - first).days // 7][key] += 1
+    # Weeks whose mails' traces are gone (after 30 days) have their count kept.
+    kept = dict(db.session.execute(select(WeeklyTips.week, WeeklyTips.tips)
+                                   .where(WeeklyTips.week >= first)).all())
+    for row in rows:
+        row["tips"] = max(row["tips"], kept.get(row["week"], 0))
     return rows
+
+
+def keep_weekly_tips() -> None:
+    """Store the tips per week while the outbox still holds their traces; run before those go.
+
+    A week's stored count only grows: once traces are deleted, the live count drops, the kept
+    one stays.
+    """
+    monday = func.date(OutboxMail.created_at, "weekday 0", "-6 days") \
+        if db.session.get_bind().dialect.name == "sqlite" \
+        else func.date(func.date_trunc("week", OutboxMail.created_at))
+    counted = db.session.execute(
+        select(monday, func.count()).where(OutboxMail.kind == TIP, OutboxMail.status != "failed")
+        .group_by(monday)).all()
+    for week, tips in counted:
+        week = week if isinstance(week, date) else date.fromisoformat(week)
+        row = db.session.get(WeeklyTips, week)
+        if row is None:
+            db.session.add(WeeklyTips(week=week, tips=tips))
+        elif tips > row.tips:
+            row.tips = tips
 
 
 def week_label(week: date) -> str:
