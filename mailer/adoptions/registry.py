@@ -498,3 +498,9 @@ def comma_separated(text: str) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(csv.reader(io.StringIO(text), delimiter=";"))
     return out.getvalue()
+
+
+def contact_reply_to() -> dict[str, str] | None:
+    """The Reply-To header of mails a person may answer: the coalition's contact address."""
+    address = current_app.config.get("CONTACT_EMAIL")
+    return {"Reply-To": address} if address else None
