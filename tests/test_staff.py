@@ -711,3 +711,11 @@ def test_tips_per_week_outlive_the_traces_of_the_mails(app):
         assert [row["tips"] for row in weeks].count(3) == 1
         housekeeping()
         assert sum(row["tips"] for row in per_week(12)) == 3  # counted once
+
+
+@pytest.mark.parametrize("path", ["/beheer/login", "/beheer/"])
+def test_staff_pages_are_never_cached_nor_indexed(client, path):
+    """Sign-in included: no-store and noindex."""
+    response = client.get(path)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "noindex" in response.headers["X-Robots-Tag"]

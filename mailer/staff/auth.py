@@ -10,6 +10,7 @@ import hmac
 import re
 import secrets
 import time
+from pathlib import Path
 
 from flask import Flask, current_app, flash, render_template, request, session
 from flask_babel import Babel
@@ -34,7 +35,9 @@ from ..pages import render_page
 from ..security import keyed_hash, mailbox
 from .audit import record
 
-SHELL_PAGE = "contact/"  # the built page whose header, navigation and footer staff pages borrow
+# The built page whose header, navigation and footer staff pages borrow: a page of its own once
+# the site has one (content/beheer.md, kept out of the navigation), else the contact page.
+SHELL_PAGES = ("beheer/", "contact/")
 MESSAGES = {
     "GENERIC_AUTHN_FAILED": ("Aanmelden mislukt: e-mailadres of wachtwoord klopt niet.", "error"),
     "UNAUTHENTICATED": ("Meld u aan om deze pagina te zien.", "error"),
@@ -215,7 +218,14 @@ def render_security_page(template: str, **context):
     body = render_template(template, **context)
     heading = HEADING.search(body)
     title = Markup(heading.group(1)).striptags() if heading else "Beheer"
-    return render_page(SHELL_PAGE, body, title=title, replace=True)
+    return render_page(shell_page(), body, title=title, replace=True)
+
+
+def shell_page() -> str:
+    """The first of `SHELL_PAGES` the built site has."""
+    site = Path(current_app.config["SITE_DIR"])
+    return next((page for page in SHELL_PAGES if (site / page / "index.html").exists()),
+                SHELL_PAGES[-1])
 
 
 def init_app(app: Flask) -> None:
@@ -235,6 +245,7 @@ def init_app(app: Flask) -> None:
                       mf_recovery_form=StaffRecoveryForm,
                       render_template=render_security_page)
     app.before_request(_enforce_timeouts)
+    app.after_request(_private)
     user_logged_in.connect(_signed_in, app)
     user_logged_out.connect(_signed_out, app)
 
@@ -261,6 +272,14 @@ def _enforce_timeouts() -> None:
         return
     if request.path.startswith("/beheer/"):
         session["staff_seen"] = now
+
+
+def _private(response):
+    """Staff pages, sign-in included, are personal: never cached, never indexed."""
+    if request.path.startswith("/beheer/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 def _signed_in(app: Flask, user: StaffUser) -> None:

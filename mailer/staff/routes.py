@@ -32,7 +32,7 @@ from ..models import OptOut, OutboxMail, Registration, StaffUser, utcnow
 from ..pages import render_page
 from ..security import address_hash, serializer
 from . import audit, figures
-from .auth import SHELL_PAGE, datastore
+from .auth import datastore, shell_page
 from .forms import (
     ActionForm,
     AddressForm,
@@ -69,19 +69,12 @@ def _require_staff():
     return None
 
 
-@bp.after_request
-def _private(response):
-    """Staff pages are personal: never cached, never indexed."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    return response
-
-
 def page(template: str, title: str, status: int = 200, **context):
     """A staff page in the site's shell, with the staff menu and the sign-out button."""
     nav = NAV + ([("staff.accounts", "Accounts")] if current_user.has_role("admin") else [])
     body = render_template(template, nav=nav, title=title, logout_form=ActionForm(), **context)
-    return render_page(SHELL_PAGE, body, title=f"{title} - Beheer", status=status, replace=True)
+    return render_page(shell_page(), body, title=f"{title} - Beheer", status=status,
+                       replace=True)
 
 
 def done(message: str, endpoint: str, **values):
