@@ -719,3 +719,11 @@ def test_staff_pages_are_never_cached_nor_indexed(client, path):
     response = client.get(path)
     assert response.headers["Cache-Control"] == "no-store"
     assert "noindex" in response.headers["X-Robots-Tag"]
+
+
+def test_reauthentication_page_is_ours_and_unused_library_pages_are_not_found(app, staff_client):
+    """Asking the password again shows our page; a page of an unused feature is not found."""
+    html = staff_client.get("/beheer/verify").get_data(as_text=True)
+    assert "Bevestig dat u het bent" in html
+    assert html.count("<html") == 1
+    assert staff_client.get("/beheer/tf-select").status_code in (302, 404)

@@ -12,7 +12,7 @@ import secrets
 import time
 from pathlib import Path
 
-from flask import Flask, current_app, flash, render_template, request, session
+from flask import Flask, abort, current_app, flash, render_template, request, session
 from flask_babel import Babel
 from flask_login import user_logged_in, user_logged_out
 from flask_security import (
@@ -111,6 +111,7 @@ def settings(app: Flask) -> dict:
         "SECURITY_MULTI_FACTOR_RECOVERY_CODES_TEMPLATE": "staff/recovery_codes.html",
         "SECURITY_MULTI_FACTOR_RECOVERY_TEMPLATE": "staff/recovery.html",
         "SECURITY_LOGOUT_USER_TEMPLATE": "staff/logout.html",
+        "SECURITY_VERIFY_TEMPLATE": "staff/verify.html",
         "SECURITY_TWO_FACTOR_RESCUE_TEMPLATE": "staff/two_factor_verify.html",
         "BABEL_DEFAULT_LOCALE": "nl_NL",
         "SECURITY_I18N_DIRNAME": "builtin",
@@ -214,7 +215,13 @@ def _count_failure(keys: list[limits.Action]) -> None:
 
 
 def render_security_page(template: str, **context):
-    """Flask-Security's pages in the site's shell, like every other dynamic page."""
+    """Flask-Security's pages in the site's shell, like every other dynamic page.
+
+    Only the pages written for this site are shown; one of Flask-Security's own (a feature
+    left off, such as choosing between second factors) is not found.
+    """
+    if not template.startswith("staff/"):
+        abort(404)
     body = render_template(template, **context)
     heading = HEADING.search(body)
     title = Markup(heading.group(1)).striptags() if heading else "Beheer"
