@@ -100,23 +100,20 @@ def queue_invitations(pending: dict, client_key: str) -> str:
                        headers=mail["headers"], **mail["context"])
             for address, mail in ((to, invitation(pending, to)) for to in pending["to"])]
     once, ip = f"invite-once:{pending['nonce']}", f"invite-ip:{client_key}"
-    limits.begin([once, ip, "invite-total",
-                  *(key for row in rows for key in _row_keys(row, client_key))])
+    limits.begin([once, ip, *(key for row in rows for key in _row_keys(row, client_key))])
     table = OptOut.__table__
     opted_out = set(db.session.scalars(select(table.c.address_hash).where(
         table.c.address_hash.in_([row["recipient_hash"] for row in rows]))))
-    recipients = [row for row in rows if row["recipient_hash"] not in opted_out]
-    while True:
-        refused = limits.take(_limits(once, ip, client_key, recipients))
-        if once in refused:
-            return REPEAT
-        if ip in refused:
-            return LIMITED
-        tipped = [row for row in recipients if _row_keys(row, client_key)[0] in refused]
-        if not tipped:
-            break
-        # Tipped recently: skipped, and counted against nothing; the others are tried again.
-        recipients = [row for row in recipients if row not in tipped]
+    recent = timedelta(days=current_app.config["INVITE_LIMIT_RECIPIENT_DAYS"])
+    tipped = limits.counts([(_row_keys(row, client_key)[0], recent) for row in rows])
+    recipients = [row for row in rows if row["recipient_hash"] not in opted_out
+                  and not tipped[_row_keys(row, client_key)[0], recent]]
+    # The daily total is shared by every submit: locked last, after this submit's own keys,
+    # so it is held only from here to the commit.
+    limits.begin(["invite-total"])
+    refused = limits.take(_limits(once, ip, client_key, recipients))
+    if once in refused:
+        return REPEAT
     if refused:
         return LIMITED
     queue_mails(recipients)

@@ -9,6 +9,7 @@ from ..limits import client_key
 from ..pages import render_page
 from .email import (
     LIMITED,
+    SENT,
     load_pending,
     opt_out,
     opted_out_hash,
@@ -71,9 +72,14 @@ def send():
     pending = load_pending(request.form.get("pending"))
     if pending is None:
         return expired()
-    if queue_invitations(pending, client_key(request)) == LIMITED:
+    outcome = queue_invitations(pending, client_key(request))
+    if outcome == SENT:
+        db.session.commit()
+    else:  # a repeat or a limit: nothing of this submit is kept
+        db.session.rollback()
+    if outcome == LIMITED:
         return limited(PAGE, "invites/limited.html")
-    db.session.commit()  # a REPEAT counted nothing and queued nothing: committing is harmless
+    # A repeat looks like success: telling would reveal something about the colleague.
     return redirect(url_for("invites.sent"), 303)
 
 
