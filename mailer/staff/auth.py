@@ -112,7 +112,6 @@ def settings(app: Flask) -> dict:
         "SECURITY_MULTI_FACTOR_RECOVERY_TEMPLATE": "staff/recovery.html",
         "SECURITY_LOGOUT_USER_TEMPLATE": "staff/logout.html",
         "SECURITY_VERIFY_TEMPLATE": "staff/verify.html",
-        "SECURITY_TWO_FACTOR_RESCUE_TEMPLATE": "staff/two_factor_verify.html",
         "BABEL_DEFAULT_LOCALE": "nl_NL",
         "SECURITY_I18N_DIRNAME": "builtin",
         # Flask-Security's Dutch translation leaves these empty; the words staff see.
