@@ -727,3 +727,15 @@ def test_reauthentication_page_is_ours_and_unused_library_pages_are_not_found(ap
     assert "Bevestig dat u het bent" in html
     assert html.count("<html") == 1
     assert staff_client.get("/beheer/tf-select").status_code in (302, 404)
+
+
+def test_an_import_too_large_is_refused_before_anything(app, staff_client):
+    """A file above the limit gets a clear message, no preview."""
+    import io
+
+    html = staff_client.get("/beheer/deelnemers/import").get_data(as_text=True)
+    big = b"company_name,kvk,sector\n" + b"Naam,12345678,zorg\n" * 20000
+    response = staff_client.post("/beheer/deelnemers/import", data={
+        "csrf_token": csrf_token(html), "file": (io.BytesIO(big), "groot.csv")})
+    assert response.status_code == 400
+    assert "te groot" in response.get_data(as_text=True)
