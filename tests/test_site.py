@@ -275,14 +275,13 @@ def test_adopters_page_lists_only_approved_and_consenting(site_with_adopters):
     assert "nog geen ondernemingen" not in text
 
 
-def test_the_build_uses_only_plugins_zensical_has():
-    """Zensical ignores plugins it does not know: the site needs none beyond search."""
+def test_the_build_needs_no_hook_and_no_plugin_zensical_lacks():
+    """Zensical runs no hook and ignores plugins it does not know: the site needs neither."""
     with open(ROOT / "mkdocs.yml", encoding="utf-8") as file:
         config = yaml_load(file)
     plugins = [next(iter(p)) if isinstance(p, dict) else p for p in config.get("plugins", [])]
     assert set(plugins) <= {"search"}
-    # The only hook is the transitional one, and it stands aside when a data file is given.
-    assert config.get("hooks", []) in ([], ["templates/hooks/registry.py"])
+    assert "hooks" not in config  # Zensical runs none: data comes from MAILER_SITE_DATA
 
 
 def test_a_data_file_decides_the_count_not_the_database(site_dir, tmp_path):
