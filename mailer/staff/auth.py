@@ -126,6 +126,10 @@ class StaffLoginForm(LoginForm):
     class Meta:
         locales = ["nl"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email.label.text, self.password.label.text = "E-mailadres", "Wachtwoord"
+
     def validate(self, **kwargs) -> bool:
         """Check the limits, then the password; count a failure in the shared database."""
         keys = _login_keys(self.email.data or "")
@@ -143,6 +147,12 @@ class LimitedCode:
     """A second-step form (authenticator or recovery code) with the sign-in's limits, so that
     a code cannot be guessed by trying them all."""
 
+    code_label = "Code"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.code.label.text = self.code_label
+
     def validate(self, **kwargs) -> bool:
         """Check the limits, then the code; count a failure in the shared database."""
         keys = _login_keys(getattr(self.user, "email", "") or "")
@@ -159,12 +169,16 @@ class LimitedCode:
 class StaffCodeForm(LimitedCode, TwoFactorVerifyCodeForm):
     """The code from the authenticator app."""
 
+    code_label = "Code uit de app"
+
     class Meta:
         locales = ["nl"]
 
 
 class StaffRecoveryForm(LimitedCode, MfRecoveryForm):
     """A recovery code instead of the app's code."""
+
+    code_label = "Herstelcode"
 
     class Meta:
         locales = ["nl"]
