@@ -3,12 +3,12 @@
 A change only marks the site as out of date (`mark_changed`, in the change's own transaction).
 The outbox worker looks every few seconds (`rebuild_if_due`): once a burst of changes has been
 quiet for a few seconds, or has gone on for half a minute, one worker claims the build in the
-database (so two workers never build at once), writes the count and list the templates read,
-builds into a new folder and swaps it in with `finish_site`. A failed build is logged, the old
-site stays, and the build is tried again a minute later.
+database (so two workers never build at once) and takes the steps of `make build`: the count
+and list the templates read (`mailer site-data`), the build into a new folder, and
+`finish_site`, which swaps it in whole. A failed build is logged, the old site stays, and the
+build is tried again a minute later.
 """
 
-import json
 import logging
 import os
 import shlex
@@ -21,8 +21,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from ..adoptions.registry import snapshot
-from ..build import finish_site
+from ..build import finish_site, write_site_data
 from ..extensions import begin_write, db
 from ..models import Setting, utcnow
 
@@ -81,42 +80,32 @@ def rebuild_if_due(now: datetime | None = None) -> bool | None:
     before = built.value if built is not None else NEVER
     _set(BUILT, changed.value)
     _set(SINCE, now.isoformat())  # a change made during the build starts the next burst
-    data = snapshot()
     db.session.commit()
     try:
-        build(data)
+        data = build()
     except Exception:
         log.exception("Site opnieuw bouwen mislukt; de vorige site blijft staan")
+        db.session.rollback()  # the data's read, before the write that gives the build back
         begin_write()
         _set(BUILT, before)
         retry = now + timedelta(seconds=config["SITE_REBUILD_RETRY_SECONDS"])
         _set(RETRY, retry.isoformat())
         db.session.commit()
         return False
+    db.session.rollback()  # ends the data's read
     log.info("Site opnieuw gebouwd: %d deelnemers, %d op de lijst",
              data["count"], len(data["adopters"]))
     return True
 
 
-def write_site_data(path: Path, data: dict) -> None:
-    """Write the count and list where mkdocs.yml reads them (INHERIT of `MAILER_SITE_DATA`).
-
-    JSON is YAML too; written to a new file and renamed, so a build never reads half of it.
-    """
-    text = json.dumps({"extra": {"adoptions": data}}, ensure_ascii=False, indent=1)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
-                                     prefix=f".{path.name}-") as file:
-        file.write(text)
-    os.replace(file.name, path)
-
-
-def build(data: dict) -> None:
-    """Build the site from `data` into a new folder and swap it in; raise if anything fails."""
+def build() -> dict:
+    """Write the count and list (as `mailer site-data` does), build the site from them into a
+    new folder and swap it in; raise if anything fails. Returns the data built."""
     site_dir = Path(current_app.config["SITE_DIR"])
     work = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}-build-", dir=site_dir.parent))
     try:
         data_file = work / "site-data.yml"
-        write_site_data(data_file, data)
+        data = write_site_data(data_file)
         built = work / "site"
         env = {**os.environ, "MAILER_SITE_DATA": str(data_file),
                "MAILER_SITE_URL": current_app.config["SITE_URL"] + "/"}
@@ -131,3 +120,4 @@ def build(data: dict) -> None:
         finish_site(built, site_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return data
