@@ -127,17 +127,20 @@ def chart_svg(rows: list[dict]) -> str:
         for offset, key, colour in ((0, "adoptions", "#1b5e20"), (bar, "tips", "#0d47a1")):
             value = row[key]
             bar_height = plot_height * value / highest
-            parts.append(f'<rect x="{x + offset:.1f}" y="{top + plot_height - bar_height:.1f}" '
-                         f'width="{bar:.1f}" height="{bar_height:.1f}" fill="{colour}"/>')
+            parts.append(f'<rect class="staff-chart__{key}" x="{x + offset:.1f}" '
+                         f'y="{top + plot_height - bar_height:.1f}" width="{bar:.1f}" '
+                         f'height="{bar_height:.1f}" fill="{colour}"/>')
         parts.append(f'<text x="{x + bar:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
                      f'font-size="11" fill="currentColor">{escape(week_label(row["week"]))}'
                      '</text>')
     legend_y = height - 8
     parts += [
-        f'<rect x="{left}" y="{legend_y - 10}" width="10" height="10" fill="#1b5e20"/>',
+        f'<rect class="staff-chart__adoptions" x="{left}" y="{legend_y - 10}" width="10" '
+        'height="10" fill="#1b5e20"/>',
         f'<text x="{left + 14}" y="{legend_y}" font-size="12" fill="currentColor">'
         'Goedkeuringen</text>',
-        f'<rect x="{left + 130}" y="{legend_y - 10}" width="10" height="10" fill="#0d47a1"/>',
+        f'<rect class="staff-chart__tips" x="{left + 130}" y="{legend_y - 10}" width="10" '
+        'height="10" fill="#0d47a1"/>',
         f'<text x="{left + 144}" y="{legend_y}" font-size="12" fill="currentColor">Tips</text>',
         "</svg>",
     ]
