@@ -136,6 +136,12 @@ def test_idle_timeout_and_lockout_in_the_browser(app, live, page):
 
     app.config["STAFF_IDLE_MINUTES"] = 30
     type_password(page, PASSWORD)
+    assert "/beheer/tf-validate" in page.url
+    assert_accessible(page)
+    with page.expect_navigation():
+        page.click("text=Gebruik een herstelcode")
+    assert_accessible(page)
+    page.go_back()
     page.fill("#code", pyotp.TOTP(secret).now())
     with page.expect_navigation():
         page.click("button[type=submit]")
