@@ -342,7 +342,9 @@ def test_approve_counts_mails_the_contact_and_is_logged(app, staff_client):
         assert entry.action == "aanmelding goedgekeurd"
         assert entry.actor == EMAIL
         assert "12345678" in entry.record
-    assert "26" in staff_client.get("/beheer/").get_data(as_text=True)
+    overview = staff_client.get("/beheer/").get_data(as_text=True)
+    assert "<td>26</td>" in overview
+    assert "De openbare site wordt bijgewerkt" in overview
 
 
 def test_a_second_approval_of_the_same_kvk_is_refused_and_not_logged(app, staff_client):

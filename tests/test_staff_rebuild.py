@@ -95,6 +95,8 @@ def test_a_failed_build_is_logged_and_the_old_site_stays(make_app, own_site, cap
         built = db.session.scalar(select(Setting.value).where(Setting.key == rebuild.BUILT))
         assert built != changed  # still to be built
     assert "Site opnieuw bouwen mislukt" in caplog.text and "kapot" in caplog.text
+    with app.test_request_context():
+        assert rebuild.status()["failed"] is True  # the overview says so
     assert own_site.stat().st_ino == inode
     assert (own_site / "index.html").read_bytes() == before
     assert not list(own_site.parent.glob(".site-*"))

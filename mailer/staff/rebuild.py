@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..build import finish_site, write_site_data
 from ..extensions import begin_write, db
@@ -121,3 +122,13 @@ def build() -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return data
+
+
+def status() -> dict:
+    """Whether the public site shows the latest change, for the overview."""
+    values = dict(db.session.execute(
+        select(Setting.key, Setting.value).where(Setting.key.in_([CHANGED, BUILT, RETRY]))).all())
+    retry = values.get(RETRY)
+    failed = retry is not None and datetime.fromisoformat(retry) > utcnow()
+    return {"current": values.get(CHANGED) in (None, values.get(BUILT)), "failed": failed,
+            "retry_at": datetime.fromisoformat(retry) if failed else None}

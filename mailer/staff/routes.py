@@ -31,7 +31,7 @@ from ..extensions import db
 from ..models import OptOut, OutboxMail, Registration, StaffUser, utcnow
 from ..pages import render_page
 from ..security import address_hash, serializer
-from . import audit, figures
+from . import audit, figures, rebuild
 from .auth import datastore, shell_page
 from .forms import (
     ActionForm,
@@ -98,7 +98,7 @@ def overview():
     """The campaign in figures, and a chart of adoptions and tips per week."""
     weeks = figures.per_week(12)
     return page("staff/overview.html", "Overzicht", counts=figures.counts(), weeks=weeks,
-                chart=Markup(figures.chart_svg(weeks)))
+                chart=Markup(figures.chart_svg(weeks)), site=rebuild.status())
 
 
 # -- Aanmeldingen --------------------------------------------------------------------------------
