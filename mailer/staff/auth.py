@@ -320,6 +320,9 @@ def _signed_out(app: Flask, user: StaffUser) -> None:
     """Signing out ends every session of the account: its session key changes."""
     if user is None or not getattr(user, "is_authenticated", False):
         return
+    # Also called from a GET (a timeout): begin as a writer, before the user is read again.
+    db.session.rollback()
+    begin_write()
     datastore.set_uniquifier(user)
     record("afgemeld", actor=user.email)
     db.session.commit()
