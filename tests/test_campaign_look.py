@@ -225,3 +225,27 @@ def test_sectors_cover_the_creditors_of_households():
         assert word in labels, word
     assert list(SECTORS)[-1] == "overig"
     assert all(len(code) <= 40 and code.isascii() for code in SECTORS)
+
+
+def front_matter(name: str) -> dict:
+    """The front matter of a page in content/."""
+    import yaml
+
+    text = (Path(__file__).resolve().parent.parent / "content" / name).read_text(encoding="utf-8")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_staff_words_come_from_the_pages_front_matter(site_dir):
+    """Headline, intro, buttons, counter sentence and list words are those in content/."""
+    home, adopters = front_matter("index.md"), front_matter("deelnemers.md")
+    page = built(site_dir, "/")
+    assert f'<h1 id="sc-hero-title">{home["kop"]["titel"]}</h1>' in page
+    assert " ".join(home["kop"]["intro"].split()) in " ".join(page.split())
+    for button in home["kop"]["knoppen"]:
+        assert f'>{button["tekst"]}</a>' in page
+    assert f'<span class="sc-counter__text">{home["teller"]}</span>' in page
+    listing = built(site_dir, "/deelnemers/")
+    assert f'<h2 id="lijst">{adopters["lijst"]["kop"]}</h2>' in listing
+    assert home["oproepen"]["tip"]["knop"] in built(site_dir, "/deelnemers/")
+    not_found = (site_dir / "404.html").read_text(encoding="utf-8")
+    assert f"<h1>{home['niet_gevonden']['titel']}</h1>" in not_found
