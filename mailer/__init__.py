@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import adoptions, invites, limits, outbox, staff
 from .extensions import csrf, db, migrate
+from .forms import check_email
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if not app.config.get(key):
             app.config[key] = _instance_secret(instance, name)
     app.config["SITE_URL"] = app.config["SITE_URL"].rstrip("/")
+    _check_addresses(app.config)
     _create_database_file(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -91,6 +93,16 @@ def _create_database_file(uri: str) -> None:
     if not path.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
+def _check_addresses(config) -> None:
+    """The coalition's own addresses go into mail headers: each must be one plain address."""
+    for key in ("CONTACT_EMAIL", "REVIEW_EMAIL"):
+        if config.get(key):
+            try:
+                config[key] = check_email(config[key])
+            except ValueError as error:
+                raise RuntimeError(f"MAILER_{key} is geen bruikbaar e-mailadres: {error}") from None
 
 
 def _check_production(config) -> None:

@@ -154,7 +154,8 @@ def build_site(built: Path | None, headers_file: Path | None):
 
 
 def write_site_data(path: Path) -> dict:
-    """Write the count and public list the pages show, where mkdocs.yml reads them.
+    """Write the count and public list the pages show, and the contact address, where mkdocs.yml
+    reads them.
 
     mkdocs.yml INHERITs the file named in `MAILER_SITE_DATA`: the templates read
     `config.extra.adoptions`, and no build hook is needed (Zensical runs none). Written whole
@@ -163,8 +164,9 @@ def write_site_data(path: Path) -> dict:
     from .adoptions.registry import snapshot
 
     data = snapshot()
+    extra = {"adoptions": data, "contact_email": current_app.config["CONTACT_EMAIL"]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, yaml.safe_dump({"extra": {"adoptions": data}}, allow_unicode=True))
+    _write_atomically(path, yaml.safe_dump({"extra": extra}, allow_unicode=True))
     return data
 
 

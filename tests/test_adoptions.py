@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mailer.adoptions.forms import slugify
 from mailer.extensions import db
-from mailer.models import OutboxMail, Registration, utcnow
+from mailer.models import OutboxMail, Registration, Setting, utcnow
 from mailer.outbox import send_due_mail
 
 SITE = "https://schuldeiserscoalitie.test"
@@ -720,3 +720,21 @@ def test_a_name_with_terminal_codes_in_the_database_prints_harmlessly(app, runne
         assert result.exit_code == 0, result.output
         assert "\x1b" not in result.output and "\x07" not in result.output
         assert "Rood?[31m" in result.output
+
+
+def test_command_line_changes_are_logged_and_mark_the_site_for_a_rebuild(app, runner, tmp_path):
+    from mailer.models import AuditEntry
+    from mailer.staff.rebuild import CHANGED
+
+    path = tmp_path / "import.csv"
+    path.write_text("company_name,kvk,sector,contact_email\nGeheim BV,55555555,water,"
+                    "geheim@example.nl\n", encoding="utf-8")
+    assert runner.invoke(args=["adoptions", "import", str(path)]).exit_code == 0
+    assert runner.invoke(args=["adoptions", "unlist", "55555555"]).exit_code == 0
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        assert [(e.actor, e.action, e.record) for e in entries] == [
+            ("opdrachtregel", "deelnemers geïmporteerd", "CSV-bestand"),
+            ("opdrachtregel", "van de lijst gehaald", "55555555")]
+        assert "geheim" not in " ".join(str(e.detail) for e in entries)
+        assert db.session.get(Setting, CHANGED) is not None

@@ -126,13 +126,32 @@ class StaffError(click.ClickException):
         click.echo(f"Fout: {self.format_message()}", err=True)
 
 
+# Actions that change the public count or list: logged, and the worker rebuilds the site.
+CHANGES_SITE = {registry.approve: "goedgekeurd", registry.reject: "afgewezen",
+                registry.unlist: "van de lijst gehaald",
+                registry.import_adopters: "deelnemers geïmporteerd",
+                registry.set_adopters_before_registry: "aantal vóór het register gezet"}
+
+
 def _run(action, *args):
-    """Run a registry action and commit it; show its Dutch message and exit non-zero if it can't."""
+    """Run a registry action and commit it; show its Dutch message and exit non-zero if it can't.
+
+    A change to the adopters is written in the staff log (as done on the command line) and
+    marks the site for the worker's rebuild, in the same transaction, as the staff pages do.
+    """
+    from ..staff.audit import record
+    from ..staff.rebuild import mark_changed
+
     try:
         result = action(*args)
     except registry.RegistryError as error:
         db.session.rollback()
         raise StaffError(str(error)) from None
+    if action in CHANGES_SITE:
+        # The KvK number or the number set; of an import only that it happened (no names).
+        what = "CSV-bestand" if action is registry.import_adopters else str(args[0])
+        record(CHANGES_SITE[action], record=what, actor="opdrachtregel")
+        mark_changed()
     db.session.commit()
     return result
 

@@ -177,6 +177,7 @@ def register(data: dict, client_key: str) -> bool:
     site = config["SITE_URL"]
     queue_mail("adoption_confirmation", registration.contact_email,
                "Bevestig de aanmelding van uw onderneming", "adoption_confirmation",
+               headers=contact_reply_to(),
                registration=mail_fields(registration),
                confirm_url=f"{site}/meedoen/bevestigen/{token}",
                hours=config["JOIN_TOKEN_HOURS"], sector=SECTORS[registration.sector])
@@ -271,6 +272,7 @@ def approve(kvk: str, registration_id: int | None = None) -> Registration:
     badge_url = f"{site}/deelnemers/{registration.slug}/badge.svg"
     queue_mail("adoption_approved", registration.contact_email,
                "Uw onderneming telt mee: aanmelding goedgekeurd", "adoption_approved",
+               headers=contact_reply_to(),
                registration=mail_fields(registration), list_url=list_url, badge_url=badge_url,
                badge_alt=badge_alt(registration.company_name),
                snippet=badge_snippet(registration.company_name, list_url, badge_url))
@@ -294,6 +296,7 @@ def reject(kvk: str, reason: str, registration_id: int | None = None) -> Registr
     registration.reject_reason = reason
     queue_mail("adoption_rejected", registration.contact_email,
                "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
+               headers=contact_reply_to(),
                registration=mail_fields(registration), reason=reason)
     return registration
 
