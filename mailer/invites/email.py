@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature
-from sqlalchemy import select
+from sqlalchemy import bindparam, text
 
 from .. import limits
 from ..extensions import db
@@ -101,23 +101,29 @@ def queue_invitations(pending: dict, client_key: str) -> str:
             for address, mail in ((to, invitation(pending, to)) for to in pending["to"])]
     once, ip = f"invite-once:{pending['nonce']}", f"invite-ip:{client_key}"
     limits.begin([once, ip, *(key for row in rows for key in _row_keys(row, client_key))])
-    table = OptOut.__table__
-    opted_out = set(db.session.scalars(select(table.c.address_hash).where(
-        table.c.address_hash.in_([row["recipient_hash"] for row in rows]))))
-    recent = timedelta(days=current_app.config["INVITE_LIMIT_RECIPIENT_DAYS"])
-    tipped = limits.counts([(_row_keys(row, client_key)[0], recent) for row in rows])
-    recipients = [row for row in rows if row["recipient_hash"] not in opted_out
-                  and not tipped[_row_keys(row, client_key)[0], recent]]
+    opted_out = {digest for digest, in db.session.execute(
+        OPTED_OUT, {"hashes": [row["recipient_hash"] for row in rows]})}
+    recipients = [row for row in rows if row["recipient_hash"] not in opted_out]
     # The daily total is shared by every submit: locked last, after this submit's own keys,
     # so it is held only from here to the commit.
     limits.begin(["invite-total"])
-    refused = limits.take(_limits(once, ip, client_key, recipients))
+    while True:
+        refused = limits.take(_limits(once, ip, client_key, recipients))
+        tipped = [row for row in recipients if _row_keys(row, client_key)[0] in refused]
+        if not tipped:
+            break
+        # Tipped recently: skipped without a word; nothing was counted, so count the rest.
+        recipients = [row for row in recipients if row not in tipped]
     if once in refused:
         return REPEAT
     if refused:
         return LIMITED
     queue_mails(recipients)
     return SENT
+
+
+OPTED_OUT = text("SELECT address_hash FROM opt_out WHERE address_hash IN :hashes").bindparams(
+    bindparam("hashes", expanding=True))
 
 
 def _row_keys(row: dict, client_key: str) -> tuple[str, str, str]:
