@@ -82,8 +82,9 @@ def peer_app():
         pending: Mapped[str]
         created_at: Mapped[datetime] = mapped_column(default=datetime.now)
 
-    with app.app_context():
-        db.create_all()
+    if os.environ.get("BENCH_CREATE_TABLES"):  # once, before the workers start (see prepare)
+        with app.app_context():
+            db.create_all()
 
     @app.post(PATH)
     def send():
@@ -116,6 +117,12 @@ def prepare(uri: str, bodies: Path, count: int) -> None:
             client = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
             lines.append(client + "\t" + urlencode({"pending": sign_pending(pending, None)}))
     bodies.write_text("\n".join(lines))
+    # The peer's table, made here: four workers making it at once would race each other.
+    os.environ.update(BENCH_CREATE_TABLES="1", MAILER_SQLALCHEMY_DATABASE_URI=uri)
+    try:
+        peer_app()
+    finally:
+        del os.environ["BENCH_CREATE_TABLES"]
 
 
 def load(port: int, seconds: float, connections: int, bodies: Path, offset: int) -> tuple:
