@@ -197,6 +197,18 @@ def browser():
 
 
 @pytest.fixture
+def page(browser):
+    """A fresh browser tab; fails the test on any script error."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == []
+
+
+@pytest.fixture
 def live(app):
     """The real app (site and service on one origin) on 127.0.0.1, served from a thread.
 

@@ -243,3 +243,18 @@ if __name__ == "__main__":
     differences = compare_builds(Path(sys.argv[1]), Path(sys.argv[2]))
     print("\n".join(differences) or "Geen verschillen in titels en tekst.")
     print(f"{len(differences)} verschil(len) tussen {sys.argv[1]} en {sys.argv[2]}.")
+
+
+# The ten principles of the seed, in order: facts that must stay on the site.
+PRINCIPLES = [
+    "Respect voor het individu",
+    "Begrijp voordat je begrepen wordt",
+    "Houd rekening met onmacht",
+    "Informeer op individueel niveau",
+    "Zeg wat je doet en doe wat je zegt",
+    "Voorkom problemen",
+    "Bied een helpende hand",
+    "Behandel iedereen eerlijk",
+    "Wees sociaal en rechtvaardig",
+    "Processen ondersteunen ons beleid",
+]

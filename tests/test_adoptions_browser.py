@@ -6,18 +6,6 @@ from test_adoptions import count, register_and_confirm
 
 pytestmark = pytest.mark.browser
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser tab; fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
-
-
 def test_counter_shows_the_approval_live(app, client, runner, smtp, live, page):
     register_and_confirm(client, app, smtp)
     assert runner.invoke(args=["adoptions", "approve", "12345678"]).exit_code == 0

@@ -9,22 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import axe_violations, csrf_token, describe_violations
+from site_helpers import PRINCIPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAN = yaml.safe_load((ROOT / "content" / "zelfscan.yml").read_text(encoding="utf-8"))
 QUESTIONS = SCAN["vragen"]
-TITLES = [
-    "Respect voor het individu",
-    "Begrijp voordat je begrepen wordt",
-    "Houd rekening met onmacht",
-    "Informeer op individueel niveau",
-    "Zeg wat je doet en doe wat je zegt",
-    "Voorkom problemen",
-    "Bied een helpende hand",
-    "Behandel iedereen eerlijk",
-    "Wees sociaal en rechtvaardig",
-    "Processen ondersteunen ons beleid",
-]
+TITLES = PRINCIPLES  # the question of each principle, in the same order
 
 
 def best(question: dict) -> int:

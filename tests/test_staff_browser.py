@@ -19,18 +19,6 @@ STAFF_PAGES = ["/beheer/", "/beheer/aanmeldingen/", "/beheer/deelnemers/", "/beh
                "/beheer/deelnemers/nieuw", "/beheer/deelnemers/import", "/beheer/accounts/"]
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser tab; fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
-
-
 def assert_accessible(page) -> None:
     """Axe finds nothing on the page as it is."""
     violations = axe_violations(page)
