@@ -180,14 +180,19 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One headless system Chromium for the session; missing, it skips locally and fails in CI."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} ontbreekt: installeer het Debian-pakket chromium"
+def require_installed(found, package: str) -> None:
+    """Skip the test where a system program is missing on a laptop; under CI (`CI` set), fail."""
+    if not found:
+        message = f"{package} ontbreekt: installeer het Debian-pakket {package}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless system Chromium for the session; missing, it skips locally and fails in CI."""
+    require_installed(Path(CHROMIUM).exists(), "chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

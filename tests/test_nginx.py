@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, migrated_database
+from conftest import ROOT, free_port, migrated_database, require_installed
 
 from mailer.build import finish_site
 from mailer.site import SECURITY_HEADERS
@@ -31,11 +31,7 @@ TOKENS = ("Tok3nVanBevestiging.abc-def_123", "Tok3nVanAfmelding.xyz-uvw_456", "T
 @pytest.fixture(scope="module")
 def nginx() -> str:
     """The nginx binary; missing, it skips locally and fails in CI."""
-    if not Path(NGINX).exists():
-        message = "nginx ontbreekt: installeer het Debian-pakket nginx"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_installed(Path(NGINX).exists(), "nginx")
     return NGINX
 
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, run_concurrently
+from conftest import free_port, require_installed, run_concurrently
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -31,11 +31,7 @@ def _pg_bin(name: str) -> str | None:
 def postgres():
     """A throwaway PostgreSQL server on 127.0.0.1, run as the postgres user when we are root."""
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb:
-        message = "PostgreSQL is niet geïnstalleerd (apt-get install postgresql)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_installed(initdb, "postgresql")
     # Not under pytest's own temporary folder: the postgres user cannot enter root's.
     base = Path(tempfile.mkdtemp(prefix="mailer-pg-"))
     data, port = base / "data", free_port()
