@@ -277,8 +277,11 @@ def _begin_staff_write() -> None:
 
 
 def _enforce_timeouts() -> None:
-    """End a staff session idle for 30 minutes or older than 8 hours; note activity."""
-    if "_user_id" not in session:
+    """End a staff session idle for 30 minutes or older than 8 hours; note activity.
+
+    Only on the staff's own pages: a public page or the API has nothing to end or note.
+    """
+    if "_user_id" not in session or not request.path.startswith("/beheer/"):
         return
     config = current_app.config
     now = time.time()

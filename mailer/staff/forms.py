@@ -25,7 +25,8 @@ class StaffForm(FlaskForm):
 
 
 class ActionForm(StaffForm):
-    """A button that does one thing (approve, unlist, retry): only its CSRF token."""
+    """A button that does one thing (approve, unlist, retry): only its CSRF token, which
+    CSRFProtect checks before the view runs."""
 
 
 class RejectForm(StaffForm):

@@ -58,6 +58,12 @@ def rebuild_if_due(now: datetime | None = None) -> bool | None:
     """Build the site if a burst of changes is over; True built, False failed, None not due."""
     now = now or utcnow()
     config = current_app.config
+    # A plain read first: most polls find nothing to build and need no write lock.
+    changed, built = db.session.get(Setting, CHANGED), db.session.get(Setting, BUILT)
+    pending = changed is not None and (built is None or built.value != changed.value)
+    db.session.rollback()
+    if not pending:
+        return None
     begin_write()
     # Locked on PostgreSQL, so of several workers only one claims a build.
     changed = db.session.get(Setting, CHANGED, with_for_update=True)

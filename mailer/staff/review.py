@@ -24,6 +24,15 @@ def notify_reviewers() -> int:
     address = current_app.config["REVIEW_EMAIL"]
     if not address:
         return 0
+    # A plain read first: most polls find no new confirmation and need no write lock.
+    marker = db.session.get(Setting, TOLD_UNTIL)
+    new = marker is None or db.session.scalar(
+        select(Registration.id).where(Registration.status == "pending",
+                                      Registration.confirmed_at > datetime.fromisoformat(
+                                          marker.value)).limit(1)) is not None
+    db.session.rollback()
+    if not new:
+        return 0
     begin_write()
     marker = db.session.get(Setting, TOLD_UNTIL, with_for_update=True)
     if marker is None:  # the first time: what was confirmed in the last day
