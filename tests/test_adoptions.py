@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import build_site
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailer.adoptions.forms import slugify
 from mailer.extensions import db
@@ -738,3 +738,14 @@ def test_command_line_changes_are_logged_and_mark_the_site_for_a_rebuild(app, ru
             ("opdrachtregel", "van de lijst gehaald", "55555555")]
         assert "geheim" not in " ".join(str(e.detail) for e in entries)
         assert db.session.get(Setting, CHANGED) is not None
+
+
+def test_a_csv_file_the_csv_module_cannot_read_is_refused_plainly(app, runner, tmp_path):
+    path = tmp_path / "import.csv"
+    path.write_text("company_name,kvk,sector\n" + "x" * 140_000 + ",11111111,water\n",
+                    encoding="utf-8")
+    result = runner.invoke(args=["adoptions", "import", str(path)])
+    assert result.exit_code == 1
+    assert "Dit CSV-bestand is niet te lezen" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 0

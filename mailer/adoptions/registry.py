@@ -6,6 +6,7 @@ or a command) commits it.
 
 import csv
 import io
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -19,6 +20,7 @@ from ..models import Registration, Setting, utcnow
 from ..outbox import queue_mail
 from ..security import keyed_hash, mailbox, new_token, token_hash
 from .forms import (
+    FORMULA_START,
     SECTORS,
     check_email,
     check_kvk,
@@ -319,14 +321,16 @@ def import_adopters(text: str) -> list[tuple[int, str, str]]:
     Columns: company_name, kvk, sector, and optionally website, list_publicly (ja/nee),
     contact_name, contact_email. A KvK number that is already approved is skipped.
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"company_name", "kvk", "sector"} - set(reader.fieldnames or [])
+    with _readable_csv():
+        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        columns = reader.fieldnames or []
+        rows = [(reader.line_num, row) for row in reader]
+    missing = {"company_name", "kvk", "sector"} - set(columns)
     if missing:
         raise RegistryError("Kolommen ontbreken in de eerste regel: " + ", ".join(sorted(missing)))
     results = []
     seen = set()
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         try:
             registration = _imported(row)
         except ValueError as error:
@@ -468,7 +472,7 @@ def add_adopter(fields: dict) -> Registration:
 def spreadsheet_safe(value) -> str:
     """A cell a spreadsheet shows as text: one that starts like a formula gets a quote first."""
     text = "" if value is None else str(value)
-    if text.startswith(("=", "+", "-", "@", "\t", "\r", "\n")):
+    if text.startswith((*FORMULA_START, "\t", "\r", "\n")):
         return "'" + text
     return text
 
@@ -499,8 +503,21 @@ def comma_separated(text: str) -> str:
     if first.count(";") <= first.count(","):
         return text
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv.reader(io.StringIO(text), delimiter=";"))
+    with _readable_csv():
+        csv.writer(out, lineterminator="\n").writerows(csv.reader(io.StringIO(text),
+                                                                  delimiter=";"))
     return out.getvalue()
+
+
+@contextmanager
+def _readable_csv():
+    """Turn the csv module's refusal (a field over its size limit, a stray quote) into a Dutch
+    RegistryError, which the import page and the command show."""
+    try:
+        yield
+    except csv.Error as error:
+        raise RegistryError(f"Dit CSV-bestand is niet te lezen ({error}). Controleer het "
+                            "bestand en probeer het opnieuw.") from None
 
 
 def contact_reply_to() -> dict[str, str] | None:
