@@ -743,3 +743,11 @@ def test_an_import_too_large_is_refused_before_anything(app, staff_client):
         "csrf_token": csrf_token(html), "file": (io.BytesIO(big), "groot.csv")})
     assert response.status_code == 400
     assert "te groot" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("typed", ["Anna@Bücher.nl", "anna@xn--bcher-kva.nl"])
+def test_an_account_at_an_international_domain_signs_in_however_it_is_typed(app, typed):
+    add_staff(app, "anna@bücher.nl")
+    sign_in(app.test_client(), email=typed)
+    result = app.test_cli_runner().invoke(args=["staff", "remove", typed], input="y\n")
+    assert result.exit_code == 0, result.output

@@ -16,7 +16,9 @@ from flask import Flask, abort, current_app, flash, render_template, request, se
 from flask_babel import Babel
 from flask_login import user_logged_in, user_logged_out
 from flask_security import (
+    EmailValidateException,
     LoginForm,
+    MailUtil,
     MfRecoveryForm,
     Security,
     SQLAlchemyUserDatastore,
@@ -30,6 +32,7 @@ from wtforms import RadioField, SelectChoice
 
 from .. import limits
 from ..extensions import begin_write, db
+from ..forms import check_email
 from ..models import StaffRole, StaffUser
 from ..pages import render_page
 from ..security import keyed_hash, mailbox
@@ -65,8 +68,27 @@ MESSAGES = {
 HEADING = re.compile(r"<h1>(.*?)</h1>", re.S)
 TOO_MANY = "Te veel mislukte pogingen. Probeer het over een kwartier opnieuw."
 
+class StaffMailUtil(MailUtil):
+    """Addresses as the service's e-mail rule writes them (punycode domain, lower case), so an
+    account made with `mailer staff add` is found at sign-in whichever way its domain is typed."""
+
+    def normalize(self, email: str) -> str:
+        """The stored form of a typed address, or Flask-Security's refusal."""
+        try:
+            return staff_address(email)
+        except ValueError as error:
+            raise EmailValidateException(str(error)) from None
+
+    validate = normalize
+
+
+def staff_address(email: str) -> str:
+    """A staff account's address as stored: the e-mail rule's form, in lower case."""
+    return check_email(email).lower()
+
+
 datastore = SQLAlchemyUserDatastore(db, StaffUser, StaffRole)
-security = Security()
+security = Security(mail_util_cls=StaffMailUtil)
 babel = Babel()
 
 

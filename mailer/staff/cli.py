@@ -8,10 +8,9 @@ from flask_security.utils import hash_password
 from sqlalchemy import select
 
 from ..extensions import db
-from ..forms import check_email
 from ..models import StaffUser
 from .audit import record
-from .auth import datastore
+from .auth import datastore, staff_address
 
 ROLES = {"staff": "Beoordelen, deelnemers, cijfers", "admin": "Ook accounts en instellingen"}
 
@@ -36,7 +35,11 @@ def _password(minimum: int) -> str:
 
 def _account(email: str) -> StaffUser:
     """The account of an address, or a clear error."""
-    user = db.session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    try:
+        address = staff_address(email)
+    except ValueError:
+        address = email.strip().lower()
+    user = db.session.scalar(select(StaffUser).where(StaffUser.email == address))
     if user is None:
         raise click.ClickException(f"Er is geen account voor {email}.")
     return user
@@ -57,7 +60,7 @@ def add(email: str, admin: bool):
     from flask import current_app
 
     try:
-        email = check_email(email).lower()
+        email = staff_address(email)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
