@@ -33,15 +33,20 @@ def take(actions: list[Action]) -> set[str]:
     now = utcnow()
     if not db.session().in_transaction():
         begin(key for key, _ in actions)
-    adding = Counter(key for key, _ in actions)
-    limits = {(key, period): limit for key, windows in actions for limit, period in windows}
-    counted = counts(list(limits), now)
-    refused = {key for (key, period), limit in limits.items()
-               if counted[key, period] + adding[key] > limit}
+    refused = would_refuse(actions, now)
     if not refused and actions:
         db.session.execute(insert(RateEvent.__table__),
                            [{"key": key, "at": now} for key, _ in actions])
     return refused
+
+
+def would_refuse(actions: list[Action], now=None) -> set[str]:
+    """The keys of `actions` that would not fit their windows now; counts nothing."""
+    adding = Counter(key for key, _ in actions)
+    limits = {(key, period): limit for key, windows in actions for limit, period in windows}
+    counted = counts(list(limits), now)
+    return {key for (key, period), limit in limits.items()
+            if counted[key, period] + adding[key] > limit}
 
 
 def begin(keys) -> None:

@@ -156,7 +156,7 @@ class StaffLoginForm(LoginForm):
         """Check the limits, then the password; count a failure in the shared database."""
         keys = _login_keys(self.email.data or "")
         limits.begin([key for key, _ in keys])
-        if _over_limit(keys):
+        if limits.would_refuse(keys):
             self.form_errors.append(TOO_MANY)
             return False
         if super().validate(**kwargs):
@@ -179,7 +179,7 @@ class LimitedCode:
         """Check the limits, then the code; count a failure in the shared database."""
         keys = _login_keys(getattr(self.user, "email", "") or "")
         limits.begin([key for key, _ in keys])
-        if _over_limit(keys):
+        if limits.would_refuse(keys):
             self.code.errors = [TOO_MANY]
             return False
         if super().validate(**kwargs):
@@ -234,13 +234,6 @@ def _login_keys(email: str) -> list[limits.Action]:
     client = "staff-login-ip:" + limits.client_key(request)
     return [(account, limits.windows(config["STAFF_LOGIN_LIMITS"])),
             (client, limits.windows(config["STAFF_LOGIN_LIMITS_PER_IP"]))]
-
-
-def _over_limit(keys: list[limits.Action]) -> bool:
-    """Whether the failures counted so far already fill any of the windows."""
-    pairs = {(key, period): limit for key, windows in keys for limit, period in windows}
-    counted = limits.counts(list(pairs))
-    return any(counted[pair] >= limit for pair, limit in pairs.items())
 
 
 def _count_failure(keys: list[limits.Action]) -> None:
