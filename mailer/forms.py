@@ -10,6 +10,7 @@ from flask import current_app, render_template, session
 from flask_wtf import FlaskForm
 from itsdangerous import BadData
 from wtforms import HiddenField, StringField
+from wtforms.validators import ValidationError
 
 from .pages import render_page
 from .security import serializer
@@ -54,6 +55,19 @@ def check_email(value: str) -> str:
     if len(result.ascii_email) > ADDRESS_MAX:
         raise ValueError(f"Een e-mailadres mag niet langer zijn dan {ADDRESS_MAX} tekens.")
     return result.ascii_email
+
+
+def cleaned_by(check):
+    """A form validator that runs one of these checks on a field and keeps the cleaned value,
+    or shows the check's Dutch message at the field."""
+
+    def validate(form, field) -> None:
+        try:
+            field.data = check(field.data or "")
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    return validate
 
 
 class PublicForm(FlaskForm):

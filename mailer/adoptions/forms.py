@@ -8,7 +8,7 @@ import idna
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..forms import CONTROL_MESSAGE, PublicForm, check_email, has_control_characters
+from ..forms import CONTROL_MESSAGE, PublicForm, check_email, cleaned_by, has_control_characters
 
 # The creditors that collect from households: code stored in the database (kept stable where the
 # meaning stayed the same), Dutch label shown, in the order the form lists them.
@@ -159,20 +159,14 @@ class RegistrationForm(PublicForm):
     )
     warm_referral = BooleanField("Wij doen mee aan Warm doorverwijzen.")
     list_publicly = BooleanField("Onze onderneming mag op de openbare lijst van deelnemers staan.")
-    def _clean(self, field, check) -> None:
-        """Run a shared check and keep its cleaned value, or show its message."""
-        try:
-            field.data = check(field.data or "")
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
 
     def validate_company_name(self, field):
         """No line breaks or code in the name."""
-        self._clean(field, check_plain_text)
+        cleaned_by(check_plain_text)(self, field)
 
     def validate_kvk(self, field):
         """Exactly 8 digits."""
-        self._clean(field, check_kvk)
+        cleaned_by(check_kvk)(self, field)
 
     def validate_sector(self, field):
         """One of the fixed sectors."""
@@ -181,12 +175,12 @@ class RegistrationForm(PublicForm):
 
     def validate_website(self, field):
         """Optional, http(s) only."""
-        self._clean(field, check_website)
+        cleaned_by(check_website)(self, field)
 
     def validate_contact_name(self, field):
         """No line breaks or code in the name."""
-        self._clean(field, check_plain_text)
+        cleaned_by(check_plain_text)(self, field)
 
     def validate_contact_email(self, field):
         """One bare address."""
-        self._clean(field, check_email)
+        cleaned_by(check_email)(self, field)

@@ -12,9 +12,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..adoptions.forms import SECTORS, check_email, check_plain_text, check_website
+from ..adoptions.forms import SECTORS, check_plain_text, check_website
+from ..forms import check_email, cleaned_by
 
 
 class StaffForm(FlaskForm):
@@ -44,20 +45,8 @@ class BeforeRegistryForm(StaffForm):
                                       NumberRange(0, 100000, "Vul een aantal van 0 of meer in.")])
 
 
-def _plain(form, field) -> None:
-    """A one-line text without markup, control characters or a formula start."""
-    try:
-        field.data = check_plain_text(field.data or "")
-    except ValueError as error:
-        raise ValidationError(str(error)) from None
-
-
-def _website(form, field) -> None:
-    """An optional web address, normalised."""
-    try:
-        field.data = check_website(field.data or "")
-    except ValueError as error:
-        raise ValidationError(str(error)) from None
+_plain = cleaned_by(check_plain_text)
+_website = cleaned_by(check_website)
 
 
 class AdopterForm(StaffForm):
@@ -83,10 +72,7 @@ class NewAdopterForm(AdopterForm):
     def validate_contact_email(self, field) -> None:
         """An optional address, one bare address."""
         if field.data:
-            try:
-                field.data = check_email(field.data)
-            except ValueError as error:
-                raise ValidationError(str(error)) from None
+            cleaned_by(check_email)(self, field)
 
 
 class ImportForm(StaffForm):
@@ -104,11 +90,5 @@ class ImportConfirmForm(StaffForm):
 class AddressForm(StaffForm):
     """An address typed by staff, only ever compared by its keyed hash."""
 
-    address = EmailField("E-mailadres", validators=[DataRequired("Vul een e-mailadres in.")])
-
-    def validate_address(self, field) -> None:
-        """One bare address."""
-        try:
-            field.data = check_email(field.data)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
+    address = EmailField("E-mailadres", validators=[DataRequired("Vul een e-mailadres in."),
+                                                    cleaned_by(check_email)])
