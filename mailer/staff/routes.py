@@ -121,15 +121,11 @@ def registrations():
 @bp.post("/aanmeldingen/<int:registration_id>/goedkeuren")
 def approve(registration_id: int):
     """Approve a registration: it counts, is listed if it agreed, and the contact is mailed."""
-    registration = db.get_or_404(Registration, registration_id)
-    try:
-        registry.approve(registration.kvk, registration_id)
-    except registry.RegistryError as error:
-        return refused(str(error), ".registrations")
-    audit.record("aanmelding goedgekeurd", _describe(registration))
-    mark_changed()
-    return done(f"{registration.company_name} is goedgekeurd. De contactpersoon krijgt een "
-                "e-mail; de site toont het binnen een minuut.", ".registrations")
+    return _change_adopter(
+        db.get_or_404(Registration, registration_id),
+        lambda registration: registry.approve(registration.kvk, registration.id),
+        "aanmelding goedgekeurd", "{name} is goedgekeurd. De contactpersoon krijgt een e-mail; "
+        "de site toont het binnen een minuut.", ".registrations")
 
 
 @bp.post("/aanmeldingen/<int:registration_id>/afwijzen")
@@ -175,15 +171,11 @@ def adopters():
 @bp.post("/deelnemers/<int:registration_id>/van-de-lijst")
 def unlist(registration_id: int):
     """Take an adopter off the public list; it still counts."""
-    registration = db.get_or_404(Registration, registration_id)
-    try:
-        registry.unlist(registration.kvk)
-    except registry.RegistryError as error:
-        return refused(str(error), ".adopters")
-    audit.record("van de openbare lijst gehaald", _describe(registration))
-    mark_changed()
-    return done(f"{registration.company_name} staat niet meer op de openbare lijst (telt wel "
-                "mee). De site toont het binnen een minuut.", ".adopters")
+    return _change_adopter(
+        db.get_or_404(Registration, registration_id),
+        lambda registration: registry.unlist(registration.kvk),
+        "van de openbare lijst gehaald", "{name} staat niet meer op de openbare lijst (telt wel "
+        "mee). De site toont het binnen een minuut.", ".adopters")
 
 
 @bp.post("/deelnemers/voor-het-register")
@@ -236,14 +228,23 @@ def edit_adopter(registration_id: int):
 @bp.post("/deelnemers/<int:registration_id>/verwijderen")
 def remove_adopter(registration_id: int):
     """Remove an adopter: it no longer counts nor shows anywhere."""
+    return _change_adopter(
+        db.get_or_404(Registration, registration_id),
+        lambda registration: registry.remove_adopter(registration.id),
+        "deelnemer verwijderd", "{name} is verwijderd en telt niet meer mee.", ".adopters")
+
+
+def _change_adopter(registration: Registration, change, logged: str, message: str,
+                    endpoint: str):
+    """Make a change to the public count or list: logged, and the site marked for a rebuild,
+    in the same transaction; a refusal is shown and changes nothing."""
     try:
-        registration = registry.remove_adopter(registration_id)
+        change(registration)
     except registry.RegistryError as error:
-        return refused(str(error), ".adopters")
-    audit.record("deelnemer verwijderd", _describe(registration))
+        return refused(str(error), endpoint)
+    audit.record(logged, _describe(registration))
     mark_changed()
-    return done(f"{registration.company_name} is verwijderd en telt niet meer mee.",
-                ".adopters")
+    return done(message.format(name=registration.company_name), endpoint)
 
 
 def _adopter_page(form, registration: Registration, status: int = 200):
