@@ -123,7 +123,7 @@ def build() -> dict:
         result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
                                 timeout=300)
         if result.returncode != 0:
-            raise RuntimeError(f"{command}: {result.stderr.strip()[-2000:]}")
+            raise RuntimeError(f"{command}: {result.stderr.strip()[-2000:]!r}")  # one log line
         finish_site(built, site_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
