@@ -138,3 +138,13 @@ def test_production_starts_with_everything_set():
     app = create_app({key.removeprefix("MAILER_"): value for key, value in PRODUCTION.items()}
                      | {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["SECRET_KEY"] == "geheim"
+
+
+@pytest.mark.parametrize("setting", ["CONTACT_EMAIL", "REVIEW_EMAIL"])
+@pytest.mark.parametrize("value", ["info@voorbeeld.nl\r\nBcc: x@evil.example",
+                                   "Info <info@voorbeeld.nl>", "a@voorbeeld.nl, b@evil.example"])
+def test_the_coalitions_addresses_must_be_one_plain_address(setting, value):
+    """They go into mail headers (Reply-To, To): a header trick in the setting stops the start."""
+    with pytest.raises(RuntimeError, match=f"MAILER_{setting} is geen bruikbaar e-mailadres"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "s", "HASH_KEY": "h",
+                    setting: value})
