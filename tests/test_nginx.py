@@ -282,6 +282,16 @@ def test_hostile_paths_are_refused_without_error(stack, path):
     assert b"GEHEIM" not in body
 
 
+def test_https_offers_http2(stack):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", stack.https_port), timeout=30) as raw, \
+            context.wrap_socket(raw) as connection:
+        assert connection.selected_alpn_protocol() == "h2"
+
+
 def test_http_redirects_to_https(stack):
     status, headers, _ = stack.get("/meedoen/?a=1", tls=False)
     assert status == 301
