@@ -3,6 +3,7 @@
 import json
 import re
 import struct
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,12 +51,41 @@ def test_icons_and_manifest(site_dir):
 
 
 def test_wordmark_logo_is_an_svg_with_the_name(site_dir):
-    """The header's logo is the wordmark: an SVG holding the site's name, no external font."""
-    logo = (site_dir / "assets" / "images" / "logo.svg").read_text(encoding="utf-8")
+    """The header's logo is the wordmark: an SVG in the page holding the site's name, no font."""
+    logo = re.search(r'class="md-header__button md-logo"[^>]*>\s*(<svg.*?</svg>)',
+                     built(site_dir, "/"), re.S).group(1)
     assert "Schuldeiserscoalitie" in logo
     assert "@import" not in logo and "url(" not in logo and "<image" not in logo
-    assert re.search(r'class="md-header__button md-logo"[^>]*>\s*<img src="assets/images/logo.svg"',
-                     built(site_dir, "/"))
+
+
+class Fetched(HTMLParser):
+    """What a browser fetches while it reads a page: style sheets, scripts, images, icons."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        """Note each address the browser would fetch for this tag while parsing."""
+        attrs = dict(attrs)
+        if tag == "link" and attrs.get("rel") in ("stylesheet", "icon", "preload"):
+            self.found.append((attrs["rel"], attrs["href"]))
+        elif tag == "script" and attrs.get("src") and attrs.get("type") != "text/plain":
+            self.found.append(("script", attrs["src"]))
+        elif tag == "img":
+            self.found.append(("img", attrs.get("src", "")))
+
+
+def test_home_paints_with_nothing_but_its_style_sheets(site_dir):
+    """The home page's first paint waits for its HTML and style sheets only: the logo and the
+    tab's icon are in the page, and the scripts load once it has painted (bench/site.py: LCP)."""
+    parser = Fetched()
+    parser.feed(built(site_dir, "/"))
+    kinds = {kind for kind, href in parser.found if not href.startswith("data:")}
+    assert kinds <= {"stylesheet", "icon"}, parser.found
+    icons = [href for kind, href in parser.found if kind == "icon"]
+    assert icons[0].startswith("data:image/svg+xml,"), icons
+    assert 'data-sc-later src="assets/javascripts/counter.js"' in built(site_dir, "/")
 
 
 @pytest.mark.parametrize("url", list(PAGES))
@@ -182,6 +212,27 @@ def test_tap_targets_are_at_least_24_pixels(browser, live, width):
                 .filter(([, box]) => box.width < 24 || box.height < 24)
                 .map(([name, box]) => `${name}: ${box.width}x${box.height}`)""")
             assert not small, f"{url} at {width}px: {small}"
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("url", ["/", "/meedoen/verstuurd/"])
+def test_scripts_load_after_the_first_paint(browser, live, url):
+    """The waiting scripts load once the page has painted, also on a dynamic page one level
+    deeper than its built page, and none of them is missing."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    failed = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    try:
+        page.goto(live + url, wait_until="networkidle")
+        loaded = page.evaluate("""() => [...document.scripts].filter(s => s.src && !s.type)
+                                   .map(s => new URL(s.src).pathname)""")
+        assert "/assets/javascripts/counter.js" in loaded
+        assert "/assets/javascripts/material.js" in loaded
+        assert page.evaluate("document.documentElement.classList.contains('sc-waiting')")
+        assert failed == []
     finally:
         context.close()
 

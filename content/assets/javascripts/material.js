@@ -1,7 +1,8 @@
 /* Load Material's own script only when a visitor first needs it: the search, or the keyboard.
    Pages read, scroll and navigate without it (the menu and tabs work without JavaScript), so the
    first visit downloads a third of the bytes. The script waits in the page as an inert
-   <script type="text/plain" data-sc-material data-src="...">. */
+   <script type="text/plain" data-sc-material src="...">, which the browser neither fetches nor
+   runs. */
 (function () {
   "use strict";
 
@@ -17,7 +18,7 @@
     if (loaded || !stub) return;
     loaded = true;
     var script = document.createElement("script");
-    script.src = stub.getAttribute("data-src");
+    script.src = stub.src;
     // Material starts on DOMContentLoaded, which has passed by now: give it the event again.
     script.onload = function () {
       document.dispatchEvent(new Event("DOMContentLoaded"));
