@@ -9,17 +9,22 @@ hook or plugin in either: `mkdocs build -d site.new && mailer build-site site.ne
   needs no 'unsafe-inline' for scripts. Flask reads them from the site it serves; nginx gets them
   in a generated snippet, `security-headers.conf` beside the site folder, which
   `deploy/nginx.conf` includes in every location (reload nginx after a build that changes it).
+- Every link gets its absolute address in `data-url`, which the print style sheet writes out
+  after the link's text: Material writes links relative to the page (`../incassobeleid/`).
 - The new folder takes the site folder's place with two renames, so no request sees half a build.
 """
 
 import base64
 import hashlib
+import html
 import os
+import re
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin
 
 import click
 import yaml
@@ -28,6 +33,9 @@ from flask.cli import with_appcontext
 from whitenoise.compress import Compressor
 
 HEADERS_FILE = "security-headers.conf"
+CANONICAL = re.compile(r'<link rel="canonical" href="([^"]+)"')
+LINK = re.compile(r"<a\s[^>]*>")
+HREF = re.compile(r'\shref="([^"]*)"')
 JS_TYPE_ENDINGS = ("javascript", "ecmascript")  # text/javascript, application/ecmascript, …
 
 
@@ -39,11 +47,45 @@ def finish_site(built: Path, site_dir: Path, headers_file: Path | None = None) -
     """
     from .site import security_headers
 
+    write_out_links(built)
     compress(built)
     headers_file = headers_file or site_dir.parent / HEADERS_FILE
     _write_atomically(headers_file, nginx_headers(security_headers(built)))
     if built.resolve() != site_dir.resolve():
         swap_in(built, site_dir)
+
+
+def write_out_links(folder: Path) -> None:
+    """Give every link of every page its absolute address in `data-url`, for print.
+
+    A page's address is its canonical link; a page without one (404.html, which may show at any
+    address and links from the root) counts as the home page. Without a site_url there are no
+    canonical links and the links stay as they are. Links within the page (`#...`) are left out.
+    """
+    home = folder / "index.html"
+    found = CANONICAL.search(home.read_text(encoding="utf-8")) if home.is_file() else None
+    if not found:
+        return
+    site = html.unescape(found.group(1))
+    for page in folder.rglob("*.html"):
+        if page.is_file() and not page.is_symlink():
+            text = page.read_text(encoding="utf-8")
+            canonical = CANONICAL.search(text)
+            base = html.unescape(canonical.group(1)) if canonical else site
+            written = LINK.sub(lambda tag, base=base: _with_url(tag.group(0), base), text)
+            if written != text:
+                page.write_text(written, encoding="utf-8")
+
+
+def _with_url(tag: str, base: str) -> str:
+    """The start tag of a link with `data-url`, its href made absolute against `base`."""
+    href = HREF.search(tag)
+    if not href or " data-url=" in tag or href.group(1).startswith("#"):
+        return tag
+    url = urljoin(base, html.unescape(href.group(1)))
+    if url.lower().startswith("javascript:"):
+        return tag
+    return f'{tag[:-1]} data-url="{html.escape(url)}">'
 
 
 def compress(folder: Path) -> None:
