@@ -3,7 +3,8 @@
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import axe_violations, describe_violations
+import yaml
+from conftest import ROOT, axe_violations, describe_violations
 from site_helpers import PAGES, SiteServer, build_site_with_adopters
 
 pytestmark = pytest.mark.browser
@@ -117,9 +118,12 @@ def test_adopters_list_passes_axe_and_filters_by_sector(browser, adopters_server
         visible = page.locator("li[data-sector]:visible")
         assert visible.count() == 1
         assert "Waterbedrijf Voorbeeld" in visible.inner_text()
-        assert page.get_by_role("status").inner_text() == "1 onderneming getoond"
+        words = yaml.safe_load((ROOT / "content" / "deelnemers.md").read_text(
+            encoding="utf-8").split("---\n")[1])["lijst"]
+        assert page.get_by_role("status").inner_text() == words["getoond_een"].replace("#", "1")
         page.get_by_label("Toon sector").select_option("")
         assert page.locator("li[data-sector]:visible").count() == 2
+        assert page.get_by_role("status").inner_text() == words["getoond"].replace("#", "2")
         assert not errors
     finally:
         page.context.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from conftest import csrf_token
 from site_helpers import FOOTER, NAV, PAGES
 
@@ -300,3 +301,92 @@ def test_staff_words_come_from_the_pages_front_matter(site_dir):
     assert home["oproepen"]["tip"]["knop"] in built(site_dir, "/deelnemers/")
     not_found = (site_dir / "404.html").read_text(encoding="utf-8")
     assert f"<h1>{home['niet_gevonden']['titel']}</h1>" in not_found
+
+
+def test_footer_calls_and_list_status_words_come_from_content(site_dir, adopters_site):
+    """The footer's links, the names of the calls to action and the list's status sentences are
+    those in the front matter of content/index.md and content/deelnemers.md."""
+    home, adopters = front_matter("index.md"), front_matter("deelnemers.md")
+    page = built(site_dir, "/incassobeleid/")
+    footer = re.search(r'<nav class="sc-footer-links"[^>]*>.*?</nav>', page, re.S).group(0)
+    assert f'aria-label="{home["voettekst"]["naam"]}"' in footer
+    for link in home["voettekst"]["links"]:
+        assert f'<a href="../{link["link"]}">{link["tekst"]}</a>' in footer
+    for kind in ("meedoen", "tip"):
+        assert re.search(rf'<aside class="sc-cta[^"]*" aria-label="'
+                         rf'{re.escape(home["oproepen"][kind]["naam"])}">', page), kind
+    words = adopters["lijst"]
+    listing = built(adopters_site, "/deelnemers/")
+    status = re.search(r'<p class="sc-filter__status"[^>]*>', listing).group(0)
+    assert f'data-one="{words["getoond_een"]}"' in status
+    assert f'data-other="{words["getoond"]}"' in status and "#" in words["getoond"]
+
+
+@pytest.fixture(scope="module")
+def adopters_site(tmp_path_factory) -> Path:
+    """The site built with two listed adopters, so /deelnemers/ has its filter."""
+    from site_helpers import build_site_with_adopters
+
+    site, _ = build_site_with_adopters(tmp_path_factory.mktemp("look-adopters"))
+    return site
+
+
+@pytest.mark.parametrize("address", ["", "vragen@voorbeeld.nl"])
+def test_contact_box_words_come_from_the_contact_page(tmp_path, monkeypatch, address):
+    """Contact's box about data and the site: its words from content/contact.md, with the
+    coalition's address (MAILER_CONTACT_EMAIL) as a mail link where the words say {adres}."""
+    from conftest import build_site
+
+    words = front_matter("contact.md")["vragen"]
+    data = tmp_path / "site-data.yml"
+    data.write_text(yaml.safe_dump({"extra": {"adoptions": {"count": 25, "adopters": []},
+                                              "contact_email": address}}), encoding="utf-8")
+    monkeypatch.setenv("MAILER_SITE_DATA", str(data))
+    page = " ".join(built(build_site(tmp_path / "site", ""), "/contact/").split())
+    assert f'<h2 id="vragen-over-deze-website">{words["kop"]}</h2>' in page
+    assert " ".join(words["tekst"].split()) in page
+    if address:
+        link = f'<a href="mailto:{address}">{address}</a>'
+        assert " ".join(words["mail"].split()).replace("{adres}", link) in page
+        assert " ".join(words["zonder_adres"].split()) not in page
+    else:
+        assert " ".join(words["zonder_adres"].split()) in page
+        assert "mailto:" not in page.split('id="vragen-over-deze-website"')[1]
+
+
+# Attributes whose value a visitor hears or sees.
+VISITOR_ATTRIBUTES = ("aria-label", "title", "alt", "placeholder")
+
+
+def own_text(template: str) -> list[str]:
+    """The words a template writes itself: text and spoken attributes, with Jinja taken out."""
+    source = re.sub(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", "", template, flags=re.S)
+    source = re.sub(r"<(script|style)\b.*?</\1>", "", source, flags=re.S)
+    texts = re.findall(r">([^<]+)<", source)
+    texts += re.findall(rf'\s(?:{"|".join(VISITOR_ATTRIBUTES)})="([^"]*)"', source)
+    return [text.strip() for text in texts if re.search(r"[^\W\d_]", text)]
+
+
+def script_sentences(script: str) -> list[str]:
+    """String literals in a script that read as words for a visitor, not as code or selectors."""
+    script = re.sub(r"/\*.*?\*/|^\s*//.*$", "", script, flags=re.S | re.M)
+    literals = re.findall(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'', script)
+    strings = [double or single for double, single in literals]
+    return [text for text in strings if text != "use strict" and re.search(r"\s", text)
+            and re.search(r"[^\W\d_]{2,}", text) and not re.search(r"[\[\].#=:]", text)]
+
+
+def test_templates_and_scripts_hold_no_visitor_text():
+    """Every word a visitor reads comes from content/, so staff edit it like any page. (The
+    search's own words are Material's language file, partials/languages/custom.html.)"""
+    root = Path(__file__).resolve().parent.parent
+    found = {}
+    for template in sorted((root / "templates").rglob("*.html")):
+        text = own_text(template.read_text(encoding="utf-8"))
+        if text:
+            found[template.relative_to(root).as_posix()] = text
+    for script in sorted((root / "content" / "assets" / "javascripts").glob("*.js")):
+        text = script_sentences(script.read_text(encoding="utf-8"))
+        if text:
+            found[script.relative_to(root).as_posix()] = text
+    assert not found, found

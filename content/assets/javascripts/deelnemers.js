@@ -19,7 +19,9 @@
         item.hidden = !match;
         if (match) shown += 1;
       });
-      status.textContent = shown + (shown === 1 ? " onderneming" : " ondernemingen") + " getoond";
+      // The words are in the page (content/deelnemers.md); # stands for the number.
+      var words = shown === 1 ? status.dataset.one : status.dataset.other;
+      status.textContent = (words || "").replace("#", shown);
     }
 
     var wanted = new URLSearchParams(window.location.search).get("sector");
