@@ -180,10 +180,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def require_installed(found, package: str) -> None:
+def require_installed(found, package: str, message: str = "") -> None:
     """Skip the test where a system program is missing on a laptop; under CI (`CI` set), fail."""
     if not found:
-        message = f"{package} ontbreekt: installeer het Debian-pakket {package}"
+        message = message or f"{package} ontbreekt: installeer het Debian-pakket {package}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -2,9 +2,9 @@
 
 The configuration is used as it is, with only its paths and ports moved to a temporary folder
 and 127.0.0.1 (and its certificate to a self-signed one). nginx runs as the current user.
-Every test runs on each nginx named in MAILER_TEST_NGINX (separated by ":"; CI names Debian
-stable's and unstable's, unpacked by .ci/nginx), or else on the one installed. Without nginx these
-tests skip on a laptop and fail under CI (`CI=true`).
+Every test runs on each nginx named in MAILER_TEST_NGINX (separated by ":"), else on Debian
+stable's and unstable's where .ci/nginx unpacked them, else on the one installed. Without nginx
+1.25.1 or newer these tests skip on a laptop and fail under CI (`CI=true`).
 """
 
 import gzip
@@ -25,17 +25,29 @@ from conftest import ROOT, free_port, migrated_database, require_installed
 from mailer.build import finish_site
 from mailer.site import SECURITY_HEADERS
 
-NGINXES = [path for path in os.environ.get("MAILER_TEST_NGINX", "").split(":") if path] or [
-    shutil.which("nginx") or "/usr/sbin/nginx"]
+UNPACKED = [path for path in ("/opt/nginx/stable/nginx", "/opt/nginx/unstable/nginx")
+            if Path(path).exists()]
+NGINXES = [path for path in os.environ.get("MAILER_TEST_NGINX", "").split(":") if path] or (
+    UNPACKED or [shutil.which("nginx") or "/usr/sbin/nginx"])
+OLDEST = (1, 25, 1)  # `http2 on;`
 CONFIG = ROOT / "deploy" / "nginx.conf"
 TOKENS = ("Tok3nVanBevestiging.abc-def_123", "Tok3nVanAfmelding.xyz-uvw_456", "Tok3nInReferer.q")
 
 
 @pytest.fixture(scope="module", params=NGINXES)
 def nginx(request) -> str:
-    """Each nginx binary; missing, it skips locally and fails in CI."""
+    """Each nginx binary; missing or too old, it skips locally and fails in CI."""
     require_installed(Path(request.param).exists(), "nginx")
+    require_installed(version(request.param) >= OLDEST, "nginx",
+                      f"{request.param} is ouder dan nginx 1.25.1: pak met .ci/nginx (als root) "
+                      "de nginx van Debian stable en unstable uit")
     return request.param
+
+
+def version(nginx: str) -> tuple[int, ...]:
+    """The version `nginx -v` reports, as numbers."""
+    reported = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr
+    return tuple(int(part) for part in re.search(r"nginx/([\d.]+)", reported).group(1).split("."))
 
 
 def mime_types(nginx: str) -> Path:
