@@ -72,9 +72,14 @@ def write_out_links(folder: Path) -> None:
             text = page.read_text(encoding="utf-8")
             canonical = CANONICAL.search(text)
             base = html.unescape(canonical.group(1)) if canonical else site
-            written = LINK.sub(lambda tag, base=base: _with_url(tag.group(0), base), text)
+            written = with_urls(text, base)
             if written != text:
                 page.write_text(written, encoding="utf-8")
+
+
+def with_urls(text: str, base: str) -> str:
+    """`text` with `data-url` on each of its links, made absolute against the address `base`."""
+    return LINK.sub(lambda tag: _with_url(tag.group(0), base), text)
 
 
 def _with_url(tag: str, base: str) -> str:

@@ -5,6 +5,7 @@ Dynamic pages are not copies of the theme: `render_page` takes the built page of
 `<!-- mailer:form -->` marker. A change to the theme or the page text shows on both after a build.
 """
 
+import html as entities
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,8 @@ from urllib.parse import urljoin
 
 from flask import Response, current_app
 from markupsafe import escape
+
+from .build import CANONICAL, with_urls
 
 FORM_MARKER = "<!-- mailer:form -->"
 ARTICLE = re.compile(r'(<article class="md-content__inner md-typeset">)(.*)(</article>)', re.S)
@@ -33,6 +36,9 @@ def render_page(url_path: str, body: str, *, title: str | None = None, status: i
     first part of the page's <title>, as screen readers announce it first.
     """
     html = _built_page(url_path)
+    canonical = CANONICAL.search(html)
+    if canonical:  # the body's links get their full address for print, as the page's have
+        body = with_urls(body, entities.unescape(canonical.group(1)))
     if replace:
         # The theme's "Ga naar inhoud" link points at the replaced heading: keep its target.
         skip = SKIP_TARGET.search(html)

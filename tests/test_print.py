@@ -81,3 +81,15 @@ def test_finishing_twice_writes_each_address_once(finished_site, tmp_path):
     page = (tmp_path / "site" / "contact" / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"<a [^>]*data-url=[^>]*data-url=", page)
     assert 'href="#' in page and not re.search(r'<a href="#[^"]*"[^>]* data-url=', page)
+
+
+@pytest.mark.parametrize("path", ["/tip-een-collega/verstuurd/", "/meedoen/"])
+def test_the_service_gives_its_own_links_their_full_address(make_app, finished_site, path):
+    """Links the service puts into a page (a thank-you page, a form) print like the page's own."""
+    page = make_app(SITE_DIR=str(finished_site)).test_client().get(path).get_data(as_text=True)
+    article = re.search(r'<article class="md-content__inner md-typeset">(.*)</article>', page,
+                        re.S).group(1)
+    links = re.findall(r'<a href="(/[^"]*)"([^>]*)>', article)
+    assert links, f"{path}: the service wrote no link"
+    for href, rest in links:
+        assert f' data-url="{site_url(finished_site)}{href[1:]}"' in rest, (href, rest)
