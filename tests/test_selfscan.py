@@ -98,13 +98,13 @@ def test_every_answer_scores_its_points_and_advice(client, number, index):
     assert f"{answer['punten']} van 3 punten" in text_of(items[number - 1])
     assert html.escape(answer["tekst"], quote=False) in items[number - 1]
     advice = " ".join(question["advies"].split())
-    link = f'href="/incassobeleid/#{question["anker"]}"'
+    link = f'href="/incassobeleid/#{re.escape(question["anker"])}"[^>]*>Lees principe'
     if answer["punten"] < 3:
         assert advice in text
-        assert f"{link}>Lees principe {number}: " in page
+        assert re.search(f"{link} {number}: ", page)
     else:
         assert advice not in text
-        assert f"{link}>Lees principe" not in page
+        assert not re.search(link, page)
     for way in SCAN["verder"]:
         assert f'href="{way["link"]}"' in page
 
