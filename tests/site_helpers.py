@@ -245,6 +245,16 @@ if __name__ == "__main__":
     print(f"{len(differences)} verschil(len) tussen {sys.argv[1]} en {sys.argv[2]}.")
 
 
+def first_search_result(page, word: str):
+    """Type `word` into Material's search box on `page`; the first result's link, once shown."""
+    box = page.get_by_role("textbox", name="Zoeken")
+    box.click()
+    box.press_sequentially(word, delay=20)
+    result = page.locator(".md-search-result__item a").first
+    result.wait_for(timeout=10_000)
+    return result
+
+
 # The ten principles of the seed, in order: facts that must stay on the site.
 PRINCIPLES = [
     "Respect voor het individu",

@@ -7,7 +7,7 @@ the pages' inline scripts by their hash only ('unsafe-inline' is not in script-s
 import re
 
 import pytest
-from site_helpers import PAGES
+from site_helpers import PAGES, first_search_result
 
 pytestmark = pytest.mark.browser
 
@@ -101,11 +101,7 @@ def test_search_and_navigation_still_work(browser, live):
     page = open_tab(browser)
     try:
         page.goto(live + "/incassobeleid/")
-        box = page.get_by_role("textbox", name="Zoeken")
-        box.click()
-        box.press_sequentially("deurwaarder", delay=20)
-        result = page.locator(".md-search-result__item a").first
-        result.wait_for(timeout=10_000)
+        result = first_search_result(page, "deurwaarder")
         assert "warm-doorverwijzen" in result.get_attribute("href")
         with page.expect_navigation():
             result.click()
