@@ -184,7 +184,7 @@ def main() -> int:
     parser.add_argument("--pages", nargs="*", help="only these pages of ours")
     args = parser.parse_args()
     ensure_lighthouse()
-    from mailer.build import compress, write_out_links
+    from mailer.build import finish_site
 
     ours_pages = args.pages or [*PAGES, *DYNAMIC, *SNAPSHOTS]
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,8 +194,7 @@ def main() -> int:
         times = {name: statistics.median(build(config, site) for _ in range(args.builds))
                  for name, (config, site) in sites.items()}
         failed = snapshot_post_pages(sites["ours"][1], tmp)
-        write_out_links(sites["ours"][1])  # as `mailer build-site` finishes it
-        compress(sites["ours"][1])
+        finish_site(sites["ours"][1], sites["ours"][1], tmp / "security-headers.conf")
         ours, stock = {}, {}
         with (serve_app(sites["ours"][1], tmp) as origin,
               SiteServer(sites["stock"][1], compress=True) as stock_server):
