@@ -237,14 +237,6 @@ def compare_builds(first: Path, second: Path) -> list[str]:
     return lines
 
 
-if __name__ == "__main__":
-    import sys
-
-    differences = compare_builds(Path(sys.argv[1]), Path(sys.argv[2]))
-    print("\n".join(differences) or "Geen verschillen in titels en tekst.")
-    print(f"{len(differences)} verschil(len) tussen {sys.argv[1]} en {sys.argv[2]}.")
-
-
 def first_search_result(page, word: str):
     """Type `word` into Material's search box on `page`; the first result's link, once shown."""
     box = page.get_by_role("textbox", name="Zoeken")
@@ -268,3 +260,11 @@ PRINCIPLES = [
     "Wees sociaal en rechtvaardig",
     "Processen ondersteunen ons beleid",
 ]
+
+
+if __name__ == "__main__":
+    import sys
+
+    differences = compare_builds(Path(sys.argv[1]), Path(sys.argv[2]))
+    print("\n".join(differences) or "Geen verschillen in titels en tekst.")
+    print(f"{len(differences)} verschil(len) tussen {sys.argv[1]} en {sys.argv[2]}.")
