@@ -6,6 +6,7 @@ from wtforms import EmailField, StringField
 from wtforms.validators import StopValidation, ValidationError
 
 from ..forms import PublicForm, check_email, has_control_characters
+from ..security import mailbox
 
 NAME_MAX = 50
 COLLEAGUE_FIELDS = ("collega_1", "collega_2", "collega_3")
@@ -101,7 +102,8 @@ class InviteForm(PublicForm):
             address = check_email(field.data)
         except ValueError as error:
             raise StopValidation(str(error)) from None
-        if address.lower() in (known.lower() for known in self.addresses):
+        # The same mailbox as the limits see it: case and a +tag aside.
+        if mailbox(address) in (mailbox(known) for known in self.addresses):
             raise ValidationError("Dit e-mailadres staat al in een ander veld.")
         self.addresses.append(address)
 
