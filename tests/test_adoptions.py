@@ -1,6 +1,7 @@
 """Join: register, confirm through the mailed link, review from the command line, and the count."""
 
 import re
+import sqlite3
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from conftest import build_site
 from sqlalchemy import func, select
 
+import mailer.adoptions.routes as routes
 from mailer.adoptions.forms import slugify
 from mailer.extensions import db
 from mailer.models import OutboxMail, Registration, Setting, utcnow
@@ -749,3 +751,32 @@ def test_a_csv_file_the_csv_module_cannot_read_is_refused_plainly(app, runner, t
     assert "Dit CSV-bestand is niet te lezen" in result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Registration)) == 0
+
+
+def test_refusal_pages_render_without_holding_the_write_lock(app, client, smtp, monkeypatch):
+    """A bot's or guesser's refused post frees SQLite's one write lock before its page renders."""
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    free = []
+
+    def probing(render):
+        def probe(*args, **kwargs):
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                free.append(True)
+            except sqlite3.OperationalError:
+                free.append(False)
+            finally:
+                other.close()
+            return render(*args, **kwargs)
+        return probe
+
+    monkeypatch.setattr(routes, "_token_problem", probing(routes._token_problem))
+    monkeypatch.setattr(routes, "limited", probing(routes.limited))
+    post_registration(client)
+    client.post("/meedoen/bevestigen/" + "x" * 43, data=session_token(client))
+    for number in range(4):  # five in all from this address: the sixth must wait
+        assert post_registration(client, contact_email=f"p{number}@voorbeeld.nl").status_code == 303
+    assert post_registration(client, contact_email="p6@voorbeeld.nl").status_code == 429
+    assert free == [True, True]

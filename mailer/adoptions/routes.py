@@ -41,6 +41,7 @@ def register():
         return _form_page(form, status=400)
     fields = {name: form[name].data for name in registry.REGISTRATION_FIELDS}
     if not registry.register(fields, client_key(request)):
+        db.session.rollback()  # nothing kept, and the write lock is free before the page renders
         return limited("meedoen/", "adoptions/too_many.html")
     db.session.commit()
     return redirect(url_for(".sent"), 303)
@@ -84,6 +85,7 @@ def confirm(token: str):
     """Confirm the registration: it now waits for review by the coalition."""
     state = registry.confirm(token)
     if state != "valid":
+        db.session.rollback()  # the write lock is free before the page renders
         return _token_problem(state)
     db.session.commit()
     return redirect(url_for(".confirmed"), 303)
