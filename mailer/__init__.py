@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import adoptions, invites, limits, outbox, staff
+from . import adoptions, invites, limits, outbox, selfscan, staff
 from .extensions import csrf, db, migrate
 from .forms import check_email
 
@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     # Each area keeps the defaults of its own settings.
     for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS,
-                     staff.DEFAULTS):
+                     selfscan.DEFAULTS, staff.DEFAULTS):
         app.config.from_mapping(defaults)
     app.config.from_prefixed_env("MAILER")
     if test_config is not None:
@@ -55,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     outbox.mail.init_app(app)
 
-    from . import api, cli, selfscan, site
+    from . import api, cli, site
     from .adoptions import routes as adoption_routes
     from .invites import routes as invite_routes
     from .staff import auth as staff_auth

@@ -20,13 +20,10 @@ from .pages import render_page
 
 bp = Blueprint("selfscan", __name__)
 PAGE = "zelfscan/"
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "content" / "zelfscan.yml"
-
-
-@bp.record_once
-def set_defaults(state):
-    """Point the self-scan at the data file in content/ unless configuration chose another."""
-    state.app.config.setdefault("SELFSCAN_FILE", str(DEFAULT_FILE))
+DEFAULTS = {
+    # The questions, answers and advice: the data file staff edit in content/.
+    "SELFSCAN_FILE": str(Path(__file__).resolve().parent.parent / "content" / "zelfscan.yml"),
+}
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,6 @@ def answered(number: int):
 
     def check(form, field):
         if field.data not in {choice.value for choice in field.choices}:
-            field.errors[:] = []
             raise StopValidation(message)
 
     return check
