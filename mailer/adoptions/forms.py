@@ -27,6 +27,7 @@ SECTORS = {
 }
 
 MARKUP = re.compile(r"<\s*/?\s*[a-z!]|javascript:", re.I)
+CODE_MESSAGE = "Gebruik geen HTML of code, zoals <script> of javascript:."
 KVK = re.compile(r"[0-9]{8}")
 FORMULA_START = ("=", "+", "-", "@")
 # Characters a web address never needs unencoded, and that could break out of an HTML attribute.
@@ -43,7 +44,7 @@ def check_plain_text(value: str) -> str:
     if has_control_characters(value):
         raise ValueError(CONTROL_MESSAGE)
     if MARKUP.search(value):
-        raise ValueError("Gebruik geen HTML of code, zoals <script> of javascript:.")
+        raise ValueError(CODE_MESSAGE)
     value = " ".join(value.split())
     if value.startswith(FORMULA_START):
         raise ValueError("Begin niet met =, +, - of @: een spreadsheet leest dat als formule.")
@@ -85,7 +86,8 @@ def check_website(value: str) -> str | None:
     if (parts.username or parts.password or not HOSTNAME.fullmatch(host)
             or any(char in value for char in UNSAFE_IN_URL)):
         raise invalid
-    check_plain_text(value)
+    if MARKUP.search(value):  # `javascript:` further on; markup cannot pass UNSAFE_IN_URL
+        raise ValueError(CODE_MESSAGE)
     netloc = host if port is None else f"{host}:{port}"
     normalised = urlunsplit((parts.scheme.lower(), netloc, quote(parts.path, safe=URL_SAFE),
                              quote(parts.query, safe=URL_SAFE + "?"), ""))
@@ -119,12 +121,14 @@ class RegistrationForm(PublicForm):
     company_name = StringField(
         "Naam van de onderneming",
         validators=[DataRequired("Vul de naam van uw onderneming in."),
-                    Length(max=200, message="De naam mag niet langer zijn dan 200 tekens.")],
+                    Length(max=200, message="De naam mag niet langer zijn dan 200 tekens."),
+                    cleaned_by(check_plain_text)],
         render_kw={"autocomplete": "organization"},
     )
     kvk = StringField(
         "KvK-nummer",
-        validators=[DataRequired("Vul het KvK-nummer van uw onderneming in.")],
+        validators=[DataRequired("Vul het KvK-nummer van uw onderneming in."),
+                    cleaned_by(check_kvk)],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"},
     )
     sector = SelectField(
@@ -136,18 +140,21 @@ class RegistrationForm(PublicForm):
     )
     website = URLField(
         "Website (niet verplicht)",
+        validators=[cleaned_by(check_website)],
         render_kw={"autocomplete": "url", "spellcheck": "false"},
     )
     contact_name = StringField(
         "Naam van de contactpersoon",
         validators=[DataRequired("Vul de naam van de contactpersoon in."),
-                    Length(max=100, message="De naam mag niet langer zijn dan 100 tekens.")],
+                    Length(max=100, message="De naam mag niet langer zijn dan 100 tekens."),
+                    cleaned_by(check_plain_text)],
         render_kw={"autocomplete": "name"},
     )
     contact_email = EmailField(
         "E-mailadres van de contactpersoon",
         validators=[DataRequired("Vul het e-mailadres van de contactpersoon in."),
-                    Length(max=254, message="Het e-mailadres is te lang.")],
+                    Length(max=254, message="Het e-mailadres is te lang."),
+                    cleaned_by(check_email)],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
     adopted_policy = BooleanField(
@@ -160,27 +167,7 @@ class RegistrationForm(PublicForm):
     warm_referral = BooleanField("Wij doen mee aan Warm doorverwijzen.")
     list_publicly = BooleanField("Onze onderneming mag op de openbare lijst van deelnemers staan.")
 
-    def validate_company_name(self, field):
-        """No line breaks or code in the name."""
-        cleaned_by(check_plain_text)(self, field)
-
-    def validate_kvk(self, field):
-        """Exactly 8 digits."""
-        cleaned_by(check_kvk)(self, field)
-
     def validate_sector(self, field):
         """One of the fixed sectors."""
         if field.data not in SECTORS:
             raise ValidationError("Kies een sector uit de lijst.")
-
-    def validate_website(self, field):
-        """Optional, http(s) only."""
-        cleaned_by(check_website)(self, field)
-
-    def validate_contact_name(self, field):
-        """No line breaks or code in the name."""
-        cleaned_by(check_plain_text)(self, field)
-
-    def validate_contact_email(self, field):
-        """One bare address."""
-        cleaned_by(check_email)(self, field)
