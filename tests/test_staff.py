@@ -119,6 +119,20 @@ def test_staff_add_refuses_a_short_password_and_a_second_account(app):
     assert "al een account" in result.output
 
 
+@pytest.mark.parametrize("command", ["add", "reset"])
+def test_a_password_with_accents_signs_in(app, command):
+    """The password is stored as sign-in compares it (normalised), whichever command set it."""
+    accented = "wachtwoord caf\u00e9 lang"
+    if command == "add":
+        add_staff(app, password=accented)
+    else:
+        add_staff(app)
+        result = app.test_cli_runner().invoke(args=["staff", "reset", EMAIL],
+                                              input=f"{accented}\n{accented}\n")
+        assert result.exit_code == 0, result.output
+    sign_in(app.test_client(), password=accented)
+
+
 def test_no_self_registration(client):
     """There is no page to make an account."""
     assert client.get("/beheer/register").status_code == 404

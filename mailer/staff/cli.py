@@ -3,6 +3,7 @@
 import getpass
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_security.utils import hash_password
 from sqlalchemy import select
@@ -23,14 +24,19 @@ def _actor() -> str:
         return "opdrachtregel"
 
 
-def _password(minimum: int) -> str:
-    """Ask for a new password twice, without echo."""
+def _password() -> str:
+    """Ask for a new password twice, without echo; return it as sign-in compares it
+    (Flask-Security's normalised form), so a password with accents signs in."""
     while True:
         password = click.prompt("Wachtwoord", hide_input=True,
                                 confirmation_prompt="Nog een keer ter controle")
-        if len(password) >= minimum:
-            return password
-        click.echo(f"Kies een wachtwoord van minstens {minimum} tekens.", err=True)
+        errors, normalised = current_app.extensions["security"].password_util.validate(
+            password, is_register=True)
+        if not errors:
+            return normalised
+        minimum = current_app.config["SECURITY_PASSWORD_LENGTH_MIN"]
+        click.echo(f"Kies een wachtwoord van minstens {minimum} tekens (en hoogstens 128).",
+                   err=True)
 
 
 def _account(email: str) -> StaffUser:
@@ -57,15 +63,13 @@ def staff():
 def add(email: str, admin: bool):
     """Maak een account; het wachtwoord wordt gevraagd. Bij de eerste aanmelding stelt de
     medewerker de authenticator-app in en krijgt herstelcodes."""
-    from flask import current_app
-
     try:
         email = staff_address(email)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         raise click.ClickException(f"Er is al een account voor {email}.")
-    password = _password(current_app.config["SECURITY_PASSWORD_LENGTH_MIN"])
+    password = _password()
     roles = [datastore.find_or_create_role(name, description=ROLES[name])
              for name in (("staff", "admin") if admin else ("staff",))]
     datastore.create_user(email=email, password=hash_password(password), roles=roles)
@@ -92,10 +96,8 @@ def remove(email: str):
 @with_appcontext
 def reset(email: str):
     """Nieuw wachtwoord en de authenticator-app opnieuw instellen (telefoon kwijt)."""
-    from flask import current_app
-
     user = _account(email)
-    user.password = hash_password(_password(current_app.config["SECURITY_PASSWORD_LENGTH_MIN"]))
+    user.password = hash_password(_password())
     user.tf_primary_method = user.tf_totp_secret = None
     user.mf_recovery_codes = None
     datastore.set_uniquifier(user)  # every open session of the account ends
