@@ -1,9 +1,9 @@
 """Benchmark (not a test): `GET /api/adoptions/count` against a bare Flask JSON endpoint.
 
-Both run under gunicorn as deployed (4 sync workers) on 127.0.0.1 and are loaded with 16
-connections, taking turns in 2-second slices in the same run: first with an empty registry,
-then with 1,000 approved adopters (more than the coalition's creditors could bring) in the
-database. The count is read from the database on every request: an approval shows at once.
+Both run under gunicorn with the deployed workers (4 sync, no access log) on 127.0.0.1 and are
+loaded with 16 connections, taking turns in 2-second slices in the same run: first with an empty
+registry, then with 1,000 approved adopters (more than the coalition's creditors could bring) in
+the database. The count is read from the database on every request: an approval shows at once.
 Target: at least 0.7 of the bare endpoint's requests per second in both cases.
 
 The load comes from `wrk` (`apt-get install -y wrk`); without it, from Python processes with

@@ -4,8 +4,8 @@ The peer is what a competent Flask developer would write: a form POST that store
 Flask-SQLAlchemy, commits and redirects. Ours answers Versturen: it checks the signed preview,
 applies every limit (nonce, client address, opt-out, colleague, domain, daily total) and queues
 the mail in the outbox, committed before it answers. Both run on the same database under the
-same gunicorn as `deploy/mailer-web.service` runs it (4 sync workers), loaded by `wrk` with 16
-connections, taking turns in several rounds of the same run; the figures are medians.
+same gunicorn workers as `deploy/gunicorn.conf.py` sets (4 sync; no access log), loaded by `wrk`
+with 16 connections, taking turns in several rounds of the same run; the figures are medians.
 
 Each request carries its own signed preview for its own colleague, from its own client address
 (X-Forwarded-For behind one trusted proxy), so the limits stay on as configured; only the daily

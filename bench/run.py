@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["site.py", "invites.py", "outbox.py", "api.py"]
+BENCHMARKS = ["site.py", "invites.py", "outbox.py", "api.py", "parts.py"]
 
 
 def main() -> int:

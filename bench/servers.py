@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# gunicorn as deploy/mailer-web.service runs it: 4 sync workers, a new connection per request.
+# gunicorn's workers as deploy/gunicorn.conf.py sets them: 4 sync workers, a new connection per
+# request. No access log, for both apps alike (production logs each request, masking tokens).
 DEPLOYED = ["--workers", "4", "--worker-class", "sync", "--log-level", "warning"]
 
 
