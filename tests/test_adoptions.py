@@ -364,6 +364,14 @@ def test_bad_email_addresses_are_refused(app, client, smtp, address):
     "https://",
     "https://gebruiker:geheim@voorbeeld.nl",
     "vbscript:msgbox",
+    'https://voorbeeld.nl/"><script>alert(1)</script>',
+    "https://voorbeeld.nl/' onmouseover='alert(1)",
+    'https://voorbeeld.nl/" onmouseover="alert(1)',
+    "https://voor beeld.nl",
+    "https://voorbeeld.nl:99999/",
+    "https://-.nl",
+    "http://[::1]/",
+    "https://voorbeeld",
 ])
 def test_websites_other_than_http_are_refused(app, client, smtp, website):
     response = post_registration(client, website=website)
@@ -659,23 +667,6 @@ def test_a_contact_at_an_international_domain_gets_mail_at_its_punycode_name(app
     assert message["To"] == "info@xn--bcher-kva.example"
 
 
-@pytest.mark.parametrize("website", [
-    "javascript:alert(1)",
-    'https://voorbeeld.nl/"><script>alert(1)</script>',
-    "https://voorbeeld.nl/' onmouseover='alert(1)",
-    'https://voorbeeld.nl/" onmouseover="alert(1)',
-    "https://voor beeld.nl",
-    "https://voorbeeld.nl:99999/",
-    "https://-.nl",
-    "http://[::1]/",
-    "https://voorbeeld",
-    "data:text/html,<script>alert(1)</script>",
-])
-def test_hostile_websites_are_refused(app, client, smtp, website):
-    response = post_registration(client, website=website)
-    assert response.status_code == 400
-    error = re.search(r'id="website-error-1">(.*?)</p>', response.text, re.S)
-    assert error and re.search(r"webadres|HTML of code", unescape(error.group(1))), response.text
     assert statuses(app) == []
 
 
