@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from mailer import create_app
-from mailer.build import write_site_data
+from mailer.build import finish_site, write_site_data
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KEYS = {"SECRET_KEY": "test-secret", "HASH_KEY": "test-hash-key"}
@@ -53,6 +54,13 @@ def build_site(dest: Path, database_uri: str) -> Path:
         cwd=ROOT, env=env, check=True,
     )
     return dest
+
+
+def finished_copy(site_dir: Path, base: Path) -> Path:
+    """A copy of the built site in `base`, finished by `mailer build-site` as `make build` does."""
+    shutil.copytree(site_dir, base / "new")
+    finish_site(base / "new", base / "site")
+    return base / "site"
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, migrated_database, require_installed
+from conftest import ROOT, finished_copy, free_port, migrated_database, require_installed
 
-from mailer.build import finish_site
 from mailer.site import SECURITY_HEADERS
 
 UNPACKED = [path for path in ("/opt/nginx/stable/nginx", "/opt/nginx/unstable/nginx")
@@ -168,8 +167,7 @@ class Stack:
 def stack(nginx, site_dir, tmp_path_factory):
     """The built site (finished by `mailer build-site`) behind nginx and gunicorn."""
     base = tmp_path_factory.mktemp("nginx")
-    shutil.copytree(site_dir, base / "new")
-    finish_site(base / "new", base / "site")
+    finished_copy(site_dir, base)
     # A link inside the site to a file outside it: nginx must not follow it.
     (base / "outside.txt").write_text("GEHEIM buiten de site")
     (base / "site" / "link.txt").symlink_to(base / "outside.txt")

@@ -5,6 +5,7 @@ import re
 import shutil
 
 import pytest
+from conftest import finished_copy
 from site_helpers import PAGES, SiteServer
 
 from mailer.build import finish_site
@@ -13,10 +14,7 @@ from mailer.build import finish_site
 @pytest.fixture(scope="module")
 def finished_site(site_dir, tmp_path_factory):
     """The built site after `mailer build-site`, as `make run` and `make build` serve it."""
-    base = tmp_path_factory.mktemp("print")
-    shutil.copytree(site_dir, base / "new")
-    finish_site(base / "new", base / "site")
-    return base / "site"
+    return finished_copy(site_dir, tmp_path_factory.mktemp("print"))
 
 
 def site_url(site) -> str:

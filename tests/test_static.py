@@ -15,12 +15,11 @@ from pathlib import Path
 
 import brotli
 import pytest
-from conftest import ROOT, free_port, migrated_database
+from conftest import ROOT, TEST_KEYS, finished_copy, free_port, migrated_database
 
 from mailer import create_app
-from mailer.build import finish_site, swap_in
+from mailer.build import swap_in
 
-KEYS = {"SECRET_KEY": "test-secret", "HASH_KEY": "test-hash-key"}
 SECRET = "GEHEIM buiten de site"
 
 HOSTILE_PATHS = [
@@ -56,9 +55,7 @@ HOSTILE_PATHS = [
 def site(site_dir, tmp_path_factory) -> Path:
     """A finished build, with links out, a link loop and a named pipe planted in it."""
     base = tmp_path_factory.mktemp("static")
-    shutil.copytree(site_dir, base / "new")
-    finish_site(base / "new", base / "site")
-    site = base / "site"
+    site = finished_copy(site_dir, base)
     (base / "outside").mkdir()
     (base / "outside" / "geheim.txt").write_text(SECRET)
     (site / "link-out.txt").symlink_to(base / "outside" / "geheim.txt")
@@ -71,7 +68,7 @@ def site(site_dir, tmp_path_factory) -> Path:
 
 def make_app(site: Path, database: str):
     """The app serving `site`."""
-    return create_app({**KEYS, "TESTING": True, "SQLALCHEMY_DATABASE_URI": database,
+    return create_app({**TEST_KEYS, "TESTING": True, "SQLALCHEMY_DATABASE_URI": database,
                        "SITE_DIR": str(site)})
 
 
@@ -110,7 +107,7 @@ def gunicorn(site, tmp_path_factory):
     """The app under a real gunicorn, as `mailer serve` runs it; its origin."""
     database = migrated_database(tmp_path_factory.mktemp("db") / "mailer.sqlite")
     env = {**os.environ, "MAILER_SQLALCHEMY_DATABASE_URI": database, "MAILER_SITE_DIR": str(site),
-           "MAILER_SECRET_KEY": KEYS["SECRET_KEY"], "MAILER_HASH_KEY": KEYS["HASH_KEY"]}
+           "MAILER_SECRET_KEY": TEST_KEYS["SECRET_KEY"], "MAILER_HASH_KEY": TEST_KEYS["HASH_KEY"]}
     port = free_port()
     log = tmp_path_factory.mktemp("log") / "access.log"
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config",
@@ -266,7 +263,7 @@ def test_make_run_keeps_tokens_out_of_its_access_log(site, tmp_path):
     port = free_port()
     env = {**os.environ, "MAILER_SITE_DIR": str(site),
            "MAILER_SQLALCHEMY_DATABASE_URI": migrated_database(tmp_path / "mailer.sqlite"),
-           "MAILER_SECRET_KEY": KEYS["SECRET_KEY"], "MAILER_HASH_KEY": KEYS["HASH_KEY"]}
+           "MAILER_SECRET_KEY": TEST_KEYS["SECRET_KEY"], "MAILER_HASH_KEY": TEST_KEYS["HASH_KEY"]}
     mailer = Path(sys.executable).with_name("mailer")
     with open(tmp_path / "out.log", "w") as out:
         server = subprocess.Popen([mailer, "serve", "--port", str(port), "--workers", "1"],
