@@ -411,6 +411,19 @@ def test_unlist_and_the_number_before_the_registry(app, staff_client):
         as_text=True)
 
 
+def test_the_number_before_the_registry_may_be_zero(app, staff_client):
+    """0 is a number staff may set; an empty field is refused."""
+    post(staff_client, "/beheer/deelnemers/voor-het-register", {"number": ""},
+         page="/beheer/deelnemers/")
+    with app.app_context():
+        assert db.session.get(Setting, "adopters_before_registry") is None
+    post(staff_client, "/beheer/deelnemers/voor-het-register", {"number": "0"},
+         page="/beheer/deelnemers/")
+    with app.app_context():
+        assert db.session.get(Setting, "adopters_before_registry").value == "0"
+    assert "<strong>0</strong>" in staff_client.get("/beheer/deelnemers/").get_data(as_text=True)
+
+
 def test_opt_outs_are_added_and_removed_by_hash(app, staff_client):
     """A typed address becomes its keyed hash; the address is stored nowhere."""
     post(staff_client, "/beheer/afmeldingen/toevoegen", {"add-address": "Iemand+x@Voorbeeld.nl"},

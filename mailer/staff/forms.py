@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..adoptions.forms import SECTORS, check_plain_text, check_website
 from ..forms import check_email, cleaned_by
@@ -41,7 +41,7 @@ class BeforeRegistryForm(StaffForm):
     """How many companies adopted the policy before the online registry."""
 
     number = IntegerField("Aantal deelnemers van vóór het register",
-                          validators=[DataRequired("Vul een aantal in."),
+                          validators=[InputRequired("Vul een aantal in."),
                                       NumberRange(0, 100000, "Vul een aantal van 0 of meer in.")])
 
 
