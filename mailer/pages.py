@@ -35,10 +35,9 @@ def render_page(url_path: str, body: str, *, title: str | None = None, status: i
     text; with `replace=True` it takes the place of the whole article. A `title` becomes the
     first part of the page's <title>, as screen readers announce it first.
     """
-    html = _built_page(url_path)
-    canonical = CANONICAL.search(html)
-    if canonical:  # the body's links get their full address for print, as the page's have
-        body = with_urls(body, entities.unescape(canonical.group(1)))
+    html, address = _built_page(url_path)
+    if address:  # the body's links get their full address for print, as the page's have
+        body = with_urls(body, address)
     if replace:
         # The theme's "Ga naar inhoud" link points at the replaced heading: keep its target.
         skip = SKIP_TARGET.search(html)
@@ -55,19 +54,22 @@ def render_page(url_path: str, body: str, *, title: str | None = None, status: i
 
 
 @lru_cache(maxsize=32)
-def _read(path: str, mtime: float, page_url: str) -> str:
-    """Read a built page once per version, with its relative links made absolute.
+def _read(path: str, mtime: float, page_url: str) -> tuple[str, str | None]:
+    """Read a built page once per version, with its relative links made absolute; also its
+    canonical address (None without a site_url).
 
     MkDocs writes links relative to the page (`../assets/...`); a dynamic page one level deeper,
     such as /tip-een-collega/verstuurd/, needs them absolute to find the theme's files.
     """
     html = Path(path).read_text(encoding="utf-8")
     html = RELATIVE_LINK.sub(lambda m: m.group(1) + urljoin(page_url, m.group(2)) + '"', html)
-    return CONFIG_PATHS.sub(lambda m: m.group(1) + urljoin(page_url, m.group(2)) + '"', html)
+    html = CONFIG_PATHS.sub(lambda m: m.group(1) + urljoin(page_url, m.group(2)) + '"', html)
+    canonical = CANONICAL.search(html)
+    return html, entities.unescape(canonical.group(1)) if canonical else None
 
 
-def _built_page(url_path: str) -> str:
-    """The built page's HTML, re-read only when a new build changed it."""
+def _built_page(url_path: str) -> tuple[str, str | None]:
+    """The built page's HTML and canonical address, re-read only when a new build changed it."""
     path = Path(current_app.config["SITE_DIR"]) / url_path / "index.html"
     try:
         return _read(str(path), path.stat().st_mtime, "/" + url_path.strip("/") + "/")
