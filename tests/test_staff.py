@@ -209,6 +209,15 @@ def test_sign_in_requires_the_authenticator_and_gives_recovery_codes(app):
     assert audit_actions(app)[-1] == "aangemeld"
 
 
+def test_staff_page_titles_name_beheer_once(app, staff_client):
+    """The <title> is the page's name, then the shell page's own title (which says Beheer)."""
+    for url, name in (("/beheer/", "Overzicht"), ("/beheer/deelnemers/", "Deelnemers")):
+        html = staff_client.get(url).get_data(as_text=True)
+        title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+        assert title.startswith(f"{name} - ")
+        assert title.count("Beheer") == 1, title
+
+
 def test_a_recovery_code_signs_in_once(app):
     """Without the phone, a recovery code works instead of the code, one time only."""
     add_staff(app)

@@ -73,8 +73,7 @@ def page(template: str, title: str, status: int = 200, **context):
     """A staff page in the site's shell, with the staff menu and the sign-out button."""
     nav = NAV + ([("staff.accounts", "Accounts")] if current_user.has_role("admin") else [])
     body = render_template(template, nav=nav, title=title, logout_form=ActionForm(), **context)
-    return render_page(shell_page(), body, title=f"{title} - Beheer", status=status,
-                       replace=True)
+    return render_page(shell_page(), body, title=title, status=status, replace=True)
 
 
 def done(message: str, endpoint: str, **values):
