@@ -319,10 +319,12 @@ def import_adopters(text: str) -> list[tuple[int, str, str]]:
     The outcome is `added`, `duplicate` or `invalid`.
 
     Columns: company_name, kvk, sector, and optionally website, list_publicly (ja/nee),
-    contact_name, contact_email. A KvK number that is already approved is skipped.
+    contact_name, contact_email, separated by `,` or by `;` (as Dutch Excel and
+    `export_adopters` write them). A KvK number that is already approved is skipped.
     """
+    text = text.lstrip("\ufeff")
     with _readable_csv():
-        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
         columns = reader.fieldnames or []
         rows = [(reader.line_num, row) for row in reader]
     missing = {"company_name", "kvk", "sector"} - set(columns)
@@ -495,18 +497,10 @@ def export_adopters() -> str:
     return "\ufeff" + out.getvalue()
 
 
-def comma_separated(text: str) -> str:
-    """A CSV text with `;` (as Dutch Excel saves it) or `,` as the `,` text `import_adopters`
-    reads; the delimiter is the one of the first line."""
-    text = text.lstrip("\ufeff")
+def _delimiter(text: str) -> str:
+    """The separator of a CSV text: `;` when its first line has more of those than `,`."""
     first = text.split("\n", 1)[0]
-    if first.count(";") <= first.count(","):
-        return text
-    out = io.StringIO()
-    with _readable_csv():
-        csv.writer(out, lineterminator="\n").writerows(csv.reader(io.StringIO(text),
-                                                                  delimiter=";"))
-    return out.getvalue()
+    return ";" if first.count(";") > first.count(",") else ","
 
 
 @contextmanager

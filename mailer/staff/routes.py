@@ -306,7 +306,7 @@ def import_preview():
         return page("staff/import.html", "Deelnemers importeren", status=400, form=form,
                     rows=None)
     try:
-        text = registry.comma_separated(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         form.file.errors = ["Sla het bestand op als CSV UTF-8 en kies het opnieuw."]
         return page("staff/import.html", "Deelnemers importeren", status=400, form=form,
