@@ -266,6 +266,19 @@ def test_five_failures_lock_the_address_for_everyone(make_app):
     assert response.status_code == 302
 
 
+def test_every_spelling_of_an_address_shares_one_limit(app):
+    """Alternating the Unicode and the punycode form of a domain does not buy more guesses."""
+    add_staff(app, "anna@bücher.nl")
+    for n in range(5):
+        typed = ("Anna@Bücher.nl", "anna@xn--bcher-kva.nl")[n % 2]
+        post(app.test_client(), "/beheer/login", {"email": typed, "password": "fout fout fout"},
+             environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"})
+    response = post(app.test_client(), "/beheer/login",
+                    {"email": "anna@bücher.nl", "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "192.0.2.99"})
+    assert "Te veel mislukte pogingen" in response.get_data(as_text=True)
+
+
 def test_twenty_failures_from_one_address_lock_that_address(make_app):
     """Guessing many accounts from one client address stops at the per-address limit."""
     app = make_app(STAFF_LOGIN_LIMITS_PER_IP=[[3, 900]])

@@ -35,7 +35,7 @@ from ..extensions import begin_write, db
 from ..forms import check_email
 from ..models import StaffRole, StaffUser
 from ..pages import render_page
-from ..security import keyed_hash, mailbox
+from ..security import keyed_hash
 from .audit import record
 
 # The built page whose header, navigation and footer staff pages borrow: a page of its own once
@@ -228,9 +228,14 @@ class StaffRescueForm(TwoFactorRescueForm):
 
 
 def _login_keys(email: str) -> list[limits.Action]:
-    """The limit keys of a sign-in: the typed address (hashed) and the client address."""
+    """The limit keys of a sign-in: the typed address (hashed, in the form sign-in looks the
+    account up by, so every spelling of it shares one count) and the client address."""
     config = current_app.config
-    account = "staff-login:" + keyed_hash(mailbox(email), "staff-login")
+    try:
+        typed = staff_address(email)
+    except ValueError:
+        typed = email.strip().lower()
+    account = "staff-login:" + keyed_hash(typed, "staff-login")
     client = "staff-login-ip:" + limits.client_key(request)
     return [(account, limits.windows(config["STAFF_LOGIN_LIMITS"])),
             (client, limits.windows(config["STAFF_LOGIN_LIMITS_PER_IP"]))]
