@@ -41,11 +41,10 @@ def counts() -> dict:
         return _count(select(func.count()).select_from(OutboxMail)
                       .where(OutboxMail.status == status))
 
-    approved, before = registrations("approved"), registry.adopters_before_registry()
     return {
-        "count": approved + before,  # as the public count is made: approved plus before
-        "approved": approved,
-        "before": before,
+        "count": registry.adoption_count()["count"],
+        "approved": registrations("approved"),
+        "before": registry.adopters_before_registry(),
         "waiting": registrations("pending"),
         "tips_week": tips_since(week),
         "tips_month": tips_since(month),
