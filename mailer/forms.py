@@ -17,6 +17,8 @@ from .security import serializer
 
 ADDRESS_MAX = 254  # RFC 5321's limit on a forward path
 CONTROL_MESSAGE = "Gebruik geen regeleinde (Enter), tab of onzichtbaar teken."
+# What a spreadsheet reads as the start of a formula.
+FORMULA_START = ("=", "+", "-", "@")
 
 
 def has_control_characters(value: str) -> bool:

@@ -8,7 +8,14 @@ import idna
 from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringField, URLField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..forms import CONTROL_MESSAGE, PublicForm, check_email, cleaned_by, has_control_characters
+from ..forms import (
+    CONTROL_MESSAGE,
+    FORMULA_START,
+    PublicForm,
+    check_email,
+    cleaned_by,
+    has_control_characters,
+)
 
 # The creditors that collect from households: code stored in the database (kept stable where the
 # meaning stayed the same), Dutch label shown, in the order the form lists them.
@@ -29,7 +36,6 @@ SECTORS = {
 MARKUP = re.compile(r"<\s*/?\s*[a-z!]|javascript:", re.I)
 CODE_MESSAGE = "Gebruik geen HTML of code, zoals <script> of javascript:."
 KVK = re.compile(r"[0-9]{8}")
-FORMULA_START = ("=", "+", "-", "@")
 # Characters a web address never needs unencoded, and that could break out of an HTML attribute.
 UNSAFE_IN_URL = set(" \"'<>`\\{}|^")
 URL_SAFE = "/%:@!$&()*+,;=-._~"

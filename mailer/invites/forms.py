@@ -5,7 +5,7 @@ import re
 from wtforms import EmailField, StringField
 from wtforms.validators import StopValidation, ValidationError
 
-from ..forms import PublicForm, check_email, has_control_characters
+from ..forms import FORMULA_START, PublicForm, check_email, has_control_characters
 from ..security import mailbox
 
 NAME_MAX = 50
@@ -14,7 +14,6 @@ COLLEAGUE_FIELDS = ("collega_1", "collega_2", "collega_3")
 # name, and nothing a mail header, a spreadsheet or a browser would treat as code.
 NAME_CHARS = re.compile(r"^(?:[^\W\d_]|[\u0300-\u036f '’.-])+$")
 LOOKS_LIKE_URL = re.compile(r"(://|www\.|\.[^\W\d_]{2,})", re.I)
-FORMULA_START = ("=", "+", "-", "@")
 
 
 def clean_name(value: str) -> str:
