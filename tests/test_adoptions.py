@@ -11,7 +11,7 @@ from conftest import build_site
 from sqlalchemy import func, select
 
 import mailer.adoptions.routes as routes
-from mailer.adoptions.forms import slugify
+from mailer.adoptions.forms import SECTORS, slugify
 from mailer.extensions import db
 from mailer.models import OutboxMail, Registration, Setting, utcnow
 from mailer.outbox import send_due_mail
@@ -771,3 +771,10 @@ def test_refusal_pages_render_without_holding_the_write_lock(app, client, smtp, 
         assert post_registration(client, contact_email=f"p{number}@voorbeeld.nl").status_code == 303
     assert post_registration(client, contact_email="p6@voorbeeld.nl").status_code == 429
     assert free == [True, True]
+
+
+def test_import_help_names_every_sector(runner):
+    result = runner.invoke(args=["adoptions", "import", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert all(code in text for code in SECTORS), text

@@ -5,6 +5,7 @@ from flask.cli import with_appcontext
 
 from ..extensions import db
 from . import registry
+from .forms import SECTORS
 
 
 @click.group()
@@ -78,16 +79,14 @@ def unlist(kvk: str):
                f"Telt nog mee; teller nu: {registry.adoption_count()['count']}.")
 
 
-@adoptions.command("import")
+@adoptions.command("import", help=(
+    "Neem ondernemingen uit een CSV-bestand op als goedgekeurd.\n\n"
+    "Kolommen: company_name, kvk, sector, en naar keuze website, list_publicly (ja/nee), "
+    "contact_name, contact_email. Scheidingsteken , of ;. Sectoren: " + ", ".join(SECTORS) + "."))
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @with_appcontext
 def import_csv(file):
-    """Neem ondernemingen uit een CSV-bestand op als goedgekeurd.
-
-    Kolommen: company_name, kvk, sector, en naar keuze website, list_publicly (ja/nee),
-    contact_name, contact_email. Sectoren: energie, water, telecom, wonen, verzekeraar,
-    incasso, overig.
-    """
+    """Import approved adopters from a CSV file (the help text lists the columns and sectors)."""
     results = _run(registry.import_adopters, file.read())
     for line, _, message in results:
         click.echo(f"regel {line}: {message}")
