@@ -492,6 +492,22 @@ def test_mail_previews_render_every_template(app, staff_client):
         assert text in html, text
 
 
+def test_mail_previews_show_the_subjects_and_badge_addresses_the_real_mails_have(app, staff_client):
+    """The approval and rejection mails queued for real carry the subjects the previews show,
+    and the preview's badge lives where a real one does."""
+    approved = add_registration(app, kvk="11111111", name="Voorbeeld Energie B.V.")
+    rejected = add_registration(app, kvk="22222222")
+    post(staff_client, f"/beheer/aanmeldingen/{approved}/goedkeuren", page="/beheer/aanmeldingen/")
+    post(staff_client, f"/beheer/aanmeldingen/{rejected}/afwijzen", {"reason": "Geen beleid"},
+         page="/beheer/aanmeldingen/")
+    html = unescape(staff_client.get("/beheer/e-mails/").get_data(as_text=True))
+    with app.app_context():
+        mails = {mail.kind: mail for mail in db.session.scalars(select(OutboxMail))}
+    for kind in ("adoption_approved", "adoption_rejected"):
+        assert f"Onderwerp: <strong>{mails[kind].subject}</strong>" in html, kind
+    assert mails["adoption_approved"].context["badge_url"] in html
+
+
 def test_overview_chart_and_table_hold_the_same_numbers(app, staff_client):
     """The SVG chart is drawn on the server; the table beside it has the numbers."""
     add_registration(app, status="approved")

@@ -39,6 +39,14 @@ STATUS_NAMES = {
     "approved": "goedgekeurd",
     "rejected": "afgewezen",
 }
+# The subjects of the mails about a registration, by template; the staff's mail previews
+# show these same lines.
+SUBJECTS = {
+    "adoption_confirmation": "Bevestig de aanmelding van uw onderneming",
+    "adoption_approved": "Uw onderneming telt mee: aanmelding goedgekeurd",
+    "adoption_rejected": "Uw aanmelding is niet goedgekeurd",
+    "review_requested": "Nieuwe aanmelding: {company_name}",
+}
 
 
 class RegistryError(Exception):
@@ -141,6 +149,16 @@ def badge_snippet(name: str, list_url: str, badge_url: str) -> str:
             f'alt="{escape(badge_alt(name))}"></a>')
 
 
+def badge_values(name: str, slug: str) -> dict:
+    """The approval mail's badge: the entry on the list, the badge's address, its alt text,
+    and the HTML that links the two."""
+    site = current_app.config["SITE_URL"]
+    list_url = f"{site}/deelnemers/#{slug}"
+    badge_url = f"{site}/deelnemers/{slug}/badge.svg"
+    return {"list_url": list_url, "badge_url": badge_url, "badge_alt": badge_alt(name),
+            "snippet": badge_snippet(name, list_url, badge_url)}
+
+
 def iso_time(moment) -> str:
     """A naive UTC time as ISO 8601 with a Z, e.g. 2026-11-23T14:05:00Z."""
     return moment.isoformat(timespec="seconds") + "Z"
@@ -178,7 +196,7 @@ def register(data: dict, client_key: str) -> bool:
     db.session.add(registration)
     site = config["SITE_URL"]
     queue_mail("adoption_confirmation", registration.contact_email,
-               "Bevestig de aanmelding van uw onderneming", "adoption_confirmation",
+               SUBJECTS["adoption_confirmation"], "adoption_confirmation",
                headers=contact_reply_to(),
                registration=mail_fields(registration),
                confirm_url=f"{site}/meedoen/bevestigen/{token}",
@@ -269,15 +287,10 @@ def approve(kvk: str, registration_id: int | None = None) -> Registration:
     registration.status = "approved"
     registration.decided_at = utcnow()
     registration.slug = _free_slug(registration.company_name, kvk)
-    site = current_app.config["SITE_URL"]
-    list_url = f"{site}/deelnemers/#{registration.slug}"
-    badge_url = f"{site}/deelnemers/{registration.slug}/badge.svg"
     queue_mail("adoption_approved", registration.contact_email,
-               "Uw onderneming telt mee: aanmelding goedgekeurd", "adoption_approved",
-               headers=contact_reply_to(),
-               registration=mail_fields(registration), list_url=list_url, badge_url=badge_url,
-               badge_alt=badge_alt(registration.company_name),
-               snippet=badge_snippet(registration.company_name, list_url, badge_url))
+               SUBJECTS["adoption_approved"], "adoption_approved",
+               headers=contact_reply_to(), registration=mail_fields(registration),
+               **badge_values(registration.company_name, registration.slug))
     try:
         db.session.flush()
     except IntegrityError:  # approved at the same moment by someone else: the index held
@@ -297,7 +310,7 @@ def reject(kvk: str, reason: str, registration_id: int | None = None) -> Registr
     registration.decided_at = utcnow()
     registration.reject_reason = reason
     queue_mail("adoption_rejected", registration.contact_email,
-               "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
+               SUBJECTS["adoption_rejected"], "adoption_rejected",
                headers=contact_reply_to(),
                registration=mail_fields(registration), reason=reason)
     return registration

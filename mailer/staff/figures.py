@@ -8,7 +8,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from ..adoptions import registry
-from ..adoptions.forms import SECTORS
+from ..adoptions.forms import SECTORS, slugify
 from ..extensions import db
 from ..models import OptOut, OutboxMail, Registration, WeeklyTips, utcnow
 from ..outbox import render_mail
@@ -152,27 +152,24 @@ def sample_mails() -> list[dict]:
     site = current_app.config["SITE_URL"]
     registration = {"company_name": "Voorbeeld Energie B.V.", "contact_name": "Sanne de Vries",
                     "kvk": "12345678", "list_publicly": True}
-    list_url = f"{site}/deelnemers/#voorbeeld-energie-bv"
-    badge_url = f"{site}/deelnemers/voorbeeld-energie-bv/badge.svg"
-    alt = registry.badge_alt(registration["company_name"])
+    subjects = {template: subject.format(**registration)
+                for template, subject in registry.SUBJECTS.items()}
     samples = [
         ("Tip aan een collega", "Tip van Jan Jansen: sociaal incassobeleid", "invitation",
          {"voornaam": "Jan", "achternaam": "Jansen", "site_url": site,
           "site_host": urlsplit(site).netloc,
           "opt_out_url": f"{site}/tip-een-collega/afmelden/voorbeeld"}),
-        ("Aanmelding bevestigen", "Bevestig de aanmelding van uw onderneming",
-         "adoption_confirmation",
+        ("Aanmelding bevestigen", subjects["adoption_confirmation"], "adoption_confirmation",
          {"registration": registration, "confirm_url": f"{site}/meedoen/bevestigen/voorbeeld",
           "hours": current_app.config["JOIN_TOKEN_HOURS"], "sector": SECTORS["energie"]}),
-        ("Aanmelding goedgekeurd", "Uw onderneming telt mee: aanmelding goedgekeurd",
-         "adoption_approved",
-         {"registration": registration, "list_url": list_url, "badge_url": badge_url,
-          "badge_alt": alt,
-          "snippet": registry.badge_snippet(registration["company_name"], list_url, badge_url)}),
-        ("Aanmelding afgewezen", "Uw aanmelding is niet goedgekeurd", "adoption_rejected",
+        ("Aanmelding goedgekeurd", subjects["adoption_approved"], "adoption_approved",
+         {"registration": registration,
+          **registry.badge_values(registration["company_name"],
+                                  slugify(registration["company_name"]))}),
+        ("Aanmelding afgewezen", subjects["adoption_rejected"], "adoption_rejected",
          {"registration": registration,
           "reason": "Op uw website vonden wij geen sociaal incassobeleid."}),
-        ("Nieuwe aanmelding (aan de beoordelaars)", "Nieuwe aanmelding: Voorbeeld Energie B.V.",
+        ("Nieuwe aanmelding (aan de beoordelaars)", subjects["review_requested"],
          "review_requested",
          review_mail_values(1, registration, SECTORS["energie"], "https://voorbeeld-energie.nl",
                             True)),

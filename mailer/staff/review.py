@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..adoptions.forms import SECTORS
-from ..adoptions.registry import mail_fields
+from ..adoptions.registry import SUBJECTS, mail_fields
 from ..extensions import begin_write, db
 from ..models import Registration, Setting, utcnow
 from ..outbox import queue_mail
@@ -55,7 +55,8 @@ def notify_reviewers() -> int:
 def queue_review_mail(address: str, registration: Registration) -> None:
     """The mail that tells reviewers of one registration."""
     queue_mail("review_requested", address,
-               f"Nieuwe aanmelding: {registration.company_name}", "review_requested",
+               SUBJECTS["review_requested"].format(company_name=registration.company_name),
+               "review_requested",
                **review_mail_values(registration.id, mail_fields(registration),
                                     SECTORS.get(registration.sector, registration.sector),
                                     registration.website, registration.warm_referral))
