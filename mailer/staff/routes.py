@@ -344,21 +344,13 @@ def import_adopters():
 
 
 def _dry_run(text: str) -> tuple[list, str | None]:
-    """What `import_adopters` would do with `text`, undone at once."""
+    """What `import_adopters` would do with `text`, undone at once by the rollback."""
     try:
-        with db.session.begin_nested():
-            rows = registry.import_adopters(text)
-            raise _Undo
-    except _Undo:
-        return rows, None
+        return registry.import_adopters(text), None
     except registry.RegistryError as error:
         return [], str(error)
     finally:
         db.session.rollback()
-
-
-class _Undo(Exception):
-    """Leaves a dry run's savepoint without keeping anything."""
 
 
 # -- Outbox --------------------------------------------------------------------------------------
