@@ -8,7 +8,6 @@ and its pages rendered inside the site's own shell.
 
 import hmac
 import re
-import secrets
 import time
 from pathlib import Path
 
@@ -301,7 +300,7 @@ def _enforce_timeouts() -> None:
 
     Only on the staff's own pages: a public page or the API has nothing to end or note.
     """
-    if "_user_id" not in session or not request.path.startswith("/beheer/"):
+    if not request.path.startswith("/beheer/") or "_user_id" not in session:
         return
     config = current_app.config
     now = time.time()
@@ -309,12 +308,11 @@ def _enforce_timeouts() -> None:
     if (now - since > config["STAFF_SESSION_HOURS"] * 3600
             or now - seen > config["STAFF_IDLE_MINUTES"] * 60):
         logout_user()
-        for key in ("staff_since", "staff_seen", "staff_session"):
+        for key in ("staff_since", "staff_seen"):
             session.pop(key, None)
         flash("U bent afgemeld omdat uw sessie verlopen is. Meld u opnieuw aan.", "info")
         return
-    if request.path.startswith("/beheer/"):
-        session["staff_seen"] = now
+    session["staff_seen"] = now
 
 
 def _private(response):
@@ -335,7 +333,7 @@ def _signed_in(app: Flask, user: StaffUser) -> None:
     session.pop("_remember", None)  # no "remember me": the timeouts must hold
     session.permanent = False
     now = time.time()
-    session.update(staff_since=now, staff_seen=now, staff_session=secrets.token_urlsafe(24))
+    session.update(staff_since=now, staff_seen=now)
     record("aangemeld", actor=user.email)
 
 
