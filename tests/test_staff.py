@@ -667,6 +667,28 @@ def test_import_preview_stores_nothing_until_confirmed(app, staff_client):
     assert audit_actions(app)[-1] == "deelnemers geïmporteerd"
 
 
+def staff_import(staff_client, csv_text: str):
+    """Choose a CSV file on the import page and confirm its preview."""
+    html = staff_client.get("/beheer/deelnemers/import").get_data(as_text=True)
+    preview = staff_client.post("/beheer/deelnemers/import", data={
+        "csrf_token": csrf_token(html),
+        "file": (__import__("io").BytesIO(csv_text.encode("utf-8")), "deelnemers.csv")})
+    confirm = re.search(r'name="csv_text"[^>]* value="([^"]+)"', preview.get_data(as_text=True))
+    return staff_client.post("/beheer/deelnemers/import/opslaan", data={
+        "csrf_token": csrf_token(html), "csv_text": unescape(confirm.group(1))})
+
+
+def test_the_import_log_entry_names_each_adopter_on_one_readable_line(app, staff_client):
+    """The log shows the detail as one line: names are separated by "; "."""
+    staff_import(staff_client, "company_name,kvk,sector\nEen BV,11112222,wonen\n"
+                               "Twee BV,33334444,water\n")
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
+    assert entry.action == "deelnemers geïmporteerd"
+    assert entry.detail == ("toegevoegd: Een BV (KvK 11112222); "
+                            "toegevoegd: Twee BV (KvK 33334444)")
+
+
 # -- the review address hears of every confirmed registration ------------------------------------
 
 def test_a_confirmed_registration_mails_the_review_address_once(make_app, smtp):

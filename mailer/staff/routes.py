@@ -337,7 +337,7 @@ def import_adopters():
     added = [message for _, outcome, message in rows if outcome == "added"]
     if not added:
         return refused("Er was niets om toe te voegen.", ".import_form")
-    audit.record("deelnemers geïmporteerd", f"{len(added)} toegevoegd", "\n".join(added))
+    audit.record("deelnemers geïmporteerd", f"{len(added)} toegevoegd", "; ".join(added))
     mark_changed()
     return done(f"{len(added)} deelnemers toegevoegd. De site toont ze binnen een minuut.",
                 ".adopters")
