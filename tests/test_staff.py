@@ -632,6 +632,21 @@ def test_the_command_line_imports_the_sites_own_export(app, staff_client, tmp_pa
     assert adopters_as_stored(app) == stored
 
 
+def test_a_cell_the_export_quoted_imports_as_it_was(app, staff_client, tmp_path):
+    """The quote the export puts before a formula-like cell is taken off again on import."""
+    add_registration(app, status="approved", kvk="12345678")
+    with app.app_context():
+        row = db.session.scalar(select(Registration))
+        row.contact_email, row.website = "-info@voorbeeld.nl", "https://voorbeeld.nl"
+        db.session.commit()
+    path = tmp_path / "deelnemers.csv"
+    stored = export_and_clear(app, staff_client, path)
+    assert "'-info@voorbeeld.nl" in path.read_text(encoding="utf-8-sig")
+    result = app.test_cli_runner().invoke(args=["adoptions", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert adopters_as_stored(app) == stored
+
+
 def test_import_preview_stores_nothing_until_confirmed(app, staff_client):
     """The preview lists each row's outcome and errors; only the confirmation stores."""
     add_registration(app, status="approved", kvk="12345678")

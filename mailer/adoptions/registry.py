@@ -366,7 +366,7 @@ def import_adopters(text: str) -> list[tuple[int, str, str]]:
 
 def _imported(row: dict) -> Registration:
     """A registration from one CSV row, approved now; ValueError with a Dutch message if wrong."""
-    value = {key: (row.get(key) or "").strip() for key in row if key}
+    value = {key: _unquoted((row.get(key) or "").strip()) for key in row if key}
     name = check_plain_text(value.get("company_name", ""))
     if not name or len(name) > 200:
         raise ValueError("de naam van de onderneming ontbreekt of is te lang")
@@ -489,6 +489,14 @@ def spreadsheet_safe(value) -> str:
     text = "" if value is None else str(value)
     if text.startswith((*FORMULA_START, "\t", "\r", "\n")):
         return "'" + text
+    return text
+
+
+def _unquoted(text: str) -> str:
+    """A cell as it was before `spreadsheet_safe` put a quote before it, so an export
+    imports as it was stored."""
+    if text.startswith("'") and spreadsheet_safe(text[1:]) == text:
+        return text[1:]
     return text
 
 
