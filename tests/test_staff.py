@@ -197,6 +197,7 @@ def test_sign_in_requires_the_authenticator_and_gives_recovery_codes(app):
                                                      "code": "000000"})
     assert client.get("/beheer/").status_code == 302
     assert wrong.status_code in (200, 302)
+    assert wrong.status_code == 200 and "Deze code klopt niet" in wrong.get_data(as_text=True)
     response = client.post("/beheer/tf-validate", data={"csrf_token": csrf_token(html),
                                                         "code": pyotp.TOTP(secret).now()})
     assert response.status_code == 302
@@ -206,6 +207,7 @@ def test_sign_in_requires_the_authenticator_and_gives_recovery_codes(app):
     overview = client.get("/beheer/")
     assert overview.status_code == 200
     assert "Overzicht" in overview.get_data(as_text=True)
+    assert 'id="week-table"' in overview.get_data(as_text=True)  # the overview itself
     assert audit_actions(app)[-1] == "aangemeld"
 
 
@@ -361,6 +363,15 @@ def test_review_queue_shows_what_a_reviewer_checks(app, staff_client):
                  "Piet Jansen", "piet12345678@waterbedrijf.test",
                  "Doet mee aan Warm doorverwijzen", "Op de openbare lijst", "Bevestigd"):
         assert text in html, text
+    shown = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html, re.S))
+    assert shown["KvK-nummer"] == "12345678"
+    assert shown["Sector"] == "Water"
+    assert 'href="https://waterbedrijf.test"' in shown["Website"]
+    assert shown["Contactpersoon"].startswith("Piet Jansen, ")
+    assert "piet12345678@waterbedrijf.test" in shown["Contactpersoon"]
+    assert shown["Doet mee aan Warm doorverwijzen"] == "ja"
+    assert shown["Op de openbare lijst"] == "ja, mag"
+    assert re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC", shown["Bevestigd"])
 
 
 def test_approve_counts_mails_the_contact_and_is_logged(app, staff_client):
@@ -488,6 +499,15 @@ def test_mail_previews_render_every_template(app, staff_client):
                  "Op uw website vonden wij geen sociaal incassobeleid",
                  "Er wacht een nieuwe aanmelding op beoordeling"):
         assert text in html, text
+    # The same in the mails' own text, not only in the subject lines above them.
+    texts = re.findall(r'<pre class="staff-mail-text">(.*?)</pre>', html, re.S)
+    assert len(texts) == 5
+    for text, expected in zip(texts, (
+            "Je collega Jan Jansen", "Bevestig de aanmelding via deze link",
+            "wij hebben de aanmelding van Voorbeeld Energie B.V. goedgekeurd",
+            "Op uw website vonden wij geen sociaal incassobeleid",
+            "Er wacht een nieuwe aanmelding op beoordeling"), strict=True):
+        assert expected in text, expected
 
 
 def test_mail_previews_show_the_subjects_and_badge_addresses_the_real_mails_have(app, staff_client):
@@ -763,6 +783,8 @@ def test_the_rescue_page_sends_no_mail(app, smtp):
     response = post(client, "/beheer/tf-rescue", {"help_setup": "help"})
     assert response.status_code in (200, 400)
     assert smtp.messages == []
+    with app.app_context():  # nor waiting in the outbox to be sent later
+        assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 0
     assert client.get("/beheer/").status_code == 302
 
 
