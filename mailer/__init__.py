@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import adoptions, invites, limits, outbox, selfscan, staff
+from . import adoptions, invites, limits, outbox, selfscan, staff, words
 from .extensions import csrf, db, migrate
 from .forms import check_email
 
@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     # Each area keeps the defaults of its own settings.
     for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS,
-                     selfscan.DEFAULTS, staff.DEFAULTS):
+                     selfscan.DEFAULTS, staff.DEFAULTS, words.DEFAULTS):
         app.config.from_mapping(defaults)
     app.config.from_prefixed_env("MAILER")
     if test_config is not None:
@@ -44,7 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         if not app.config.get(key):
             app.config[key] = _instance_secret(instance, name)
     app.config["SITE_URL"] = app.config["SITE_URL"].rstrip("/")
-    _check_addresses(app.config)
+    with app.app_context():  # a refusal speaks the words of content/formulieren.yml
+        _check_addresses(app.config)
     _create_database_file(app.config["SQLALCHEMY_DATABASE_URI"])
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -54,6 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     outbox.mail.init_app(app)
+    words.init_app(app)
 
     from . import api, cli, site
     from .adoptions import routes as adoption_routes

@@ -6,17 +6,17 @@ import time
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template, session
+from flask import current_app, session
 from flask_wtf import FlaskForm
 from itsdangerous import BadData
 from wtforms import HiddenField, StringField
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
-from .pages import render_page
+from .pages import render_message
 from .security import serializer
+from .words import say, words
 
 ADDRESS_MAX = 254  # RFC 5321's limit on a forward path
-CONTROL_MESSAGE = "Gebruik geen regeleinde (Enter), tab of onzichtbaar teken."
 # What a spreadsheet reads as the start of a formula.
 FORMULA_START = ("=", "+", "-", "@")
 
@@ -30,32 +30,32 @@ def has_control_characters(value: str) -> bool:
 
 
 def check_email(value: str) -> str:
-    """One bare address that can be sent, normalised; ValueError with a Dutch reason otherwise.
+    """One bare address that can be sent, normalised; ValueError with the reason otherwise, in
+    the words of `content/formulieren.yml`.
 
     The part before the @ must be ASCII (not every mail server takes more); a domain in another
     script is stored and sent as its IDNA 2008 punycode form. At most 254 characters after that.
     """
     if has_control_characters(value):
-        raise ValueError("Een e-mailadres mag geen regeleinde, tab of onzichtbaar teken bevatten.")
+        raise ValueError(say("formulieren", "email.regeleinde"))
     value = value.strip()
     if "," in value or ";" in value:
-        raise ValueError("Vul per veld één e-mailadres in.")
+        raise ValueError(say("formulieren", "email.meer_adressen"))
     if any(char in value for char in "<>\"()[]\\"):
-        raise ValueError("Vul alleen het e-mailadres in, zonder naam, haakjes of aanhalingstekens.")
+        raise ValueError(say("formulieren", "email.naam_erbij"))
     if " " in value:
-        raise ValueError("Een e-mailadres mag geen spaties bevatten.")
+        raise ValueError(say("formulieren", "email.spaties"))
     if len(value) > ADDRESS_MAX:
-        raise ValueError(f"Een e-mailadres mag niet langer zijn dan {ADDRESS_MAX} tekens.")
+        raise ValueError(say("formulieren", "email.te_lang", max=ADDRESS_MAX))
     local = value.rpartition("@")[0]
     if local and not local.isascii():
-        raise ValueError("Gebruik vóór de @ alleen letters zonder accenten, cijfers en tekens als "
-                         ". - _ +. Dit adres kunnen wij niet versturen.")
+        raise ValueError(say("formulieren", "email.accenten"))
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
-        raise ValueError("Vul een geldig e-mailadres in, zoals naam@voorbeeld.nl.") from None
+        raise ValueError(say("formulieren", "email.ongeldig")) from None
     if len(result.ascii_email) > ADDRESS_MAX:
-        raise ValueError(f"Een e-mailadres mag niet langer zijn dan {ADDRESS_MAX} tekens.")
+        raise ValueError(say("formulieren", "email.te_lang", max=ADDRESS_MAX))
     return result.ascii_email
 
 
@@ -72,8 +72,27 @@ def cleaned_by(check):
     return validate
 
 
+class Said:
+    """A WTForms validator whose message is a text of a data file in content/, looked up when
+    the message is shown, so a change to the file shows without a restart."""
+
+    def __init__(self, validator, words_file: str, key: str, **values):
+        self.validator, self.words_file, self.key, self.values = validator, words_file, key, values
+        self.field_flags = getattr(validator, "field_flags", {})  # e.g. `required`, `maxlength`
+
+    def __call__(self, form, field) -> None:
+        try:
+            self.validator(form, field)
+        except (StopValidation, ValidationError) as error:  # StopValidation ends the checks
+            raise type(error)(say(self.words_file, self.key, **self.values)) from None
+
+
 class PublicForm(FlaskForm):
-    """A form anyone may send: Dutch messages and two bot traps that need no third party.
+    """A form anyone may send: its words from content/, and two bot traps that need no third
+    party.
+
+    `words_file` names the data file in content/ whose `velden` give each field its `label` and
+    an optional `uitleg` (the hint below the label, as the field's description).
 
     The traps are a field people never see (`fax`) and the signed moment the form was shown
     (`started`): a form sent back sooner than the minimum time was not filled in by a person.
@@ -85,8 +104,21 @@ class PublicForm(FlaskForm):
         locales = ["nl"]
 
     name = "form"  # names the form's stamps, so one form's stamp does not fit another
-    fax = StringField("Laat dit veld leeg", render_kw={"tabindex": "-1", "autocomplete": "off"})
+    words_file: str  # the data file in content/ with the `velden` of this form
+    fax = StringField(render_kw={"tabindex": "-1", "autocomplete": "off"})
     started = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        fields = words(self.words_file)["velden"]
+        for name, field in self._fields.items():
+            if name in ("csrf_token", "started"):
+                continue
+            if name == "fax":
+                field.label.text = say("formulieren", "leeg_veld")
+                continue
+            field.label.text = fields[name]["label"]
+            field.description = fields[name].get("uitleg", "")
 
     def stamp(self) -> None:
         """Stamp the form with this moment and this browser session, when it is shown."""
@@ -118,22 +150,28 @@ class PublicForm(FlaskForm):
         if elapsed is not None and min_seconds <= elapsed <= current_app.config["FORM_MAX_AGE"]:
             return False
         if elapsed is None:
-            self.form_errors.append(f"Het formulier was niet compleet. Controleer de gegevens en "
-                                    f"{again}.")
+            reason = "onvolledig"
         elif elapsed > min_seconds:
-            self.form_errors.append(f"Het formulier stond te lang open. Controleer de gegevens "
-                                    f"en {again}.")
+            reason = "te_lang_open"
         else:
-            self.form_errors.append(f"Dat ging erg snel. Controleer de gegevens en {again}.")
+            reason = "te_snel"
+        self.form_errors.append(say("formulieren", f"haast.{reason}", opnieuw=again))
         self.stamp()
         return True
 
 
-def limited(url_path: str, template: str):
-    """The clear "try later" (429) of a form, with `Retry-After` from `LIMIT_RETRY_AFTER`."""
+def limited(url_path: str, page):
+    """The clear "try later" (429) of a form, with `Retry-After` from `LIMIT_RETRY_AFTER`.
+
+    `page` is the answer page's words; `{wacht}` in them says how long.
+    """
     seconds = current_app.config["LIMIT_RETRY_AFTER"]
     hours, minutes = round(seconds / 3600), max(1, round(seconds / 60))
-    wait = f"{minutes} minuten" if seconds < 3600 else "een uur" if hours == 1 else f"{hours} uur"
-    body = render_template(template, wait=wait)
-    return render_page(url_path, body, title="Probeer het later opnieuw", status=429,
-                       replace=True, headers={"Retry-After": str(seconds)})
+    if seconds < 3600:
+        wait = say("formulieren", "wachttijd.minuten", minuten=minutes)
+    elif hours == 1:
+        wait = say("formulieren", "wachttijd.een_uur")
+    else:
+        wait = say("formulieren", "wachttijd.uren", uren=hours)
+    return render_message(url_path, page, status=429, headers={"Retry-After": str(seconds)},
+                          wacht=wait)

@@ -15,6 +15,7 @@ from flask import Response, current_app
 from markupsafe import escape
 
 from .build import CANONICAL, with_urls
+from .words import fill, markdown
 
 FORM_MARKER = "<!-- mailer:form -->"
 ARTICLE = re.compile(r'(<article class="md-content__inner md-typeset">)(.*)(</article>)', re.S)
@@ -51,6 +52,18 @@ def render_page(url_path: str, body: str, *, title: str | None = None, status: i
     if title:
         html = TITLE.sub(lambda m: f"<title>{escape(title)} - {m.group(1)}</title>", html, count=1)
     return Response(html, status=status, headers=headers, mimetype="text/html")
+
+
+def render_message(url_path: str, page, *, status: int = 200, headers: dict | None = None,
+                   form: str = "", **values) -> Response:
+    """An answer page from its words in content/ in place of the article at `url_path`.
+
+    `page` has a `titel` (the heading, and the first part of the <title>) and a `tekst` in
+    Markdown; `{name}` in either is filled in from `values`. `form` (HTML) follows the text.
+    """
+    title = fill(page["titel"], **values)
+    body = f"<h1>{escape(title)}</h1>\n{markdown(page['tekst'], **values)}{form}"
+    return render_page(url_path, body, title=title, status=status, replace=True, headers=headers)
 
 
 @lru_cache(maxsize=32)

@@ -9,13 +9,16 @@ from wtforms import BooleanField, EmailField, SelectChoice, SelectField, StringF
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..forms import (
-    CONTROL_MESSAGE,
     FORMULA_START,
     PublicForm,
+    Said,
     check_email,
     cleaned_by,
     has_control_characters,
 )
+from ..words import say, words
+
+WORDS = "meedoen"  # the data file in content/ with this form's words
 
 # The creditors that collect from households: code stored in the database (kept stable where the
 # meaning stayed the same), Dutch label shown, in the order the form lists them.
@@ -34,8 +37,8 @@ SECTORS = {
 }
 
 MARKUP = re.compile(r"<\s*/?\s*[a-z!]|javascript:", re.I)
-CODE_MESSAGE = "Gebruik geen HTML of code, zoals <script> of javascript:."
 KVK = re.compile(r"[0-9]{8}")
+WEBSITE_MAX = 200
 # Characters a web address never needs unencoded, and that could break out of an HTML attribute.
 UNSAFE_IN_URL = set(" \"'<>`\\{}|^")
 URL_SAFE = "/%:@!$&()*+,;=-._~"
@@ -48,12 +51,12 @@ def check_plain_text(value: str) -> str:
     Returns the value with its spaces tidied.
     """
     if has_control_characters(value):
-        raise ValueError(CONTROL_MESSAGE)
+        raise ValueError(say("formulieren", "regeleinde"))
     if MARKUP.search(value):
-        raise ValueError(CODE_MESSAGE)
+        raise ValueError(say("formulieren", "code"))
     value = " ".join(value.split())
     if value.startswith(FORMULA_START):
-        raise ValueError("Begin niet met =, +, - of @: een spreadsheet leest dat als formule.")
+        raise ValueError(say("formulieren", "formule"))
     return value
 
 
@@ -61,7 +64,7 @@ def check_kvk(value: str) -> str:
     """A KvK number: exactly 8 digits, spaces allowed between them."""
     value = check_plain_text(value).replace(" ", "")
     if not KVK.fullmatch(value):
-        raise ValueError("Een KvK-nummer heeft precies 8 cijfers, bijvoorbeeld 12345678.")
+        raise ValueError(say(WORDS, "fouten.kvk"))
     return value
 
 
@@ -71,19 +74,19 @@ def check_website(value: str) -> str | None:
     `www.example.nl` gets `https://`; the host is stored in lower case and as punycode.
     """
     if has_control_characters(value):
-        raise ValueError(CONTROL_MESSAGE)
+        raise ValueError(say("formulieren", "regeleinde"))
     value = value.strip()
     if not value:
         return None
     if "://" not in value and ":" not in value.split("/")[0]:
         value = "https://" + value
-    invalid = ValueError("Vul een geldig webadres in, bijvoorbeeld https://www.voorbeeld.nl.")
+    invalid = ValueError(say(WORDS, "fouten.website"))
     try:
         parts = urlsplit(value)
     except ValueError:
         raise invalid from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError("Het webadres moet beginnen met http:// of https://.")
+        raise ValueError(say(WORDS, "fouten.website_begin"))
     try:
         port = parts.port
         host = idna.encode(parts.hostname or "", uts46=True).decode("ascii")
@@ -93,12 +96,12 @@ def check_website(value: str) -> str | None:
             or any(char in value for char in UNSAFE_IN_URL)):
         raise invalid
     if MARKUP.search(value):  # `javascript:` further on; markup cannot pass UNSAFE_IN_URL
-        raise ValueError(CODE_MESSAGE)
+        raise ValueError(say("formulieren", "code"))
     netloc = host if port is None else f"{host}:{port}"
     normalised = urlunsplit((parts.scheme.lower(), netloc, quote(parts.path, safe=URL_SAFE),
                              quote(parts.query, safe=URL_SAFE + "?"), ""))
-    if len(normalised) > 200:
-        raise ValueError("Het webadres mag niet langer zijn dan 200 tekens.")
+    if len(normalised) > WEBSITE_MAX:
+        raise ValueError(say(WORDS, "fouten.website_te_lang", max=WEBSITE_MAX))
     return normalised
 
 
@@ -108,7 +111,7 @@ def check_sector(value: str) -> str:
     for code, label in SECTORS.items():
         if wanted in (code, label.lower()):
             return code
-    raise ValueError("Kies een sector uit de lijst: " + ", ".join(SECTORS) + ".")
+    raise ValueError(say(WORDS, "fouten.sector_in_bestand", sectoren=", ".join(SECTORS)))
 
 
 def slugify(name: str) -> str:
@@ -123,57 +126,48 @@ class RegistrationForm(PublicForm):
     """A company registers that it adopted the social collection policy."""
 
     name = "join"
+    words_file = WORDS
 
     company_name = StringField(
-        "Naam van de onderneming",
-        validators=[DataRequired("Vul de naam van uw onderneming in."),
-                    Length(max=200, message="De naam mag niet langer zijn dan 200 tekens."),
+        validators=[Said(DataRequired(), WORDS, "fouten.naam_leeg"),
+                    Said(Length(max=200), WORDS, "fouten.naam_te_lang", max=200),
                     cleaned_by(check_plain_text)],
         render_kw={"autocomplete": "organization"},
     )
     kvk = StringField(
-        "KvK-nummer",
-        validators=[DataRequired("Vul het KvK-nummer van uw onderneming in."),
-                    cleaned_by(check_kvk)],
+        validators=[Said(DataRequired(), WORDS, "fouten.kvk_leeg"), cleaned_by(check_kvk)],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"},
     )
     sector = SelectField(
-        "Sector",
-        choices=[SelectChoice("", "Kies een sector")]
-        + [SelectChoice(code, label) for code, label in SECTORS.items()],
-        validators=[DataRequired("Kies de sector van uw onderneming.")],
+        validators=[Said(DataRequired(), WORDS, "fouten.sector_leeg")],
         validate_choice=False,  # validate_sector gives a clearer message than WTForms' own
     )
     website = URLField(
-        "Website (niet verplicht)",
         validators=[cleaned_by(check_website)],
         render_kw={"autocomplete": "url", "spellcheck": "false"},
     )
     contact_name = StringField(
-        "Naam van de contactpersoon",
-        validators=[DataRequired("Vul de naam van de contactpersoon in."),
-                    Length(max=100, message="De naam mag niet langer zijn dan 100 tekens."),
+        validators=[Said(DataRequired(), WORDS, "fouten.contactpersoon_leeg"),
+                    Said(Length(max=100), WORDS, "fouten.contactpersoon_te_lang", max=100),
                     cleaned_by(check_plain_text)],
         render_kw={"autocomplete": "name"},
     )
     contact_email = EmailField(
-        "E-mailadres van de contactpersoon",
-        validators=[DataRequired("Vul het e-mailadres van de contactpersoon in."),
-                    Length(max=254, message="Het e-mailadres is te lang."),
+        validators=[Said(DataRequired(), WORDS, "fouten.email_leeg"),
+                    Said(Length(max=254), WORDS, "fouten.email_te_lang"),
                     cleaned_by(check_email)],
         render_kw={"autocomplete": "email", "spellcheck": "false"},
     )
-    adopted_policy = BooleanField(
-        "Onze onderneming heeft het sociaal incassobeleid ingevoerd.",
-        validators=[DataRequired(
-            "Vink aan dat uw onderneming het sociaal incassobeleid heeft ingevoerd. "
-            "Alleen dan kunt u zich aanmelden."
-        )],
-    )
-    warm_referral = BooleanField("Wij doen mee aan Warm doorverwijzen.")
-    list_publicly = BooleanField("Onze onderneming mag op de openbare lijst van deelnemers staan.")
+    adopted_policy = BooleanField(validators=[Said(DataRequired(), WORDS, "fouten.beleid")])
+    warm_referral = BooleanField()
+    list_publicly = BooleanField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sector.choices = [SelectChoice("", words(WORDS).velden.sector.kies)] + [
+            SelectChoice(code, label) for code, label in SECTORS.items()]
 
     def validate_sector(self, field):
         """One of the fixed sectors."""
         if field.data not in SECTORS:
-            raise ValidationError("Kies een sector uit de lijst.")
+            raise ValidationError(say(WORDS, "fouten.sector"))

@@ -7,9 +7,10 @@ from flask_wtf.csrf import CSRFError
 from ..extensions import db
 from ..forms import limited
 from ..limits import client_key
-from ..pages import render_page
+from ..pages import render_message, render_page
+from ..words import say, words
 from . import registry
-from .forms import RegistrationForm
+from .forms import WORDS, RegistrationForm
 
 bp = Blueprint("adoptions", __name__)
 
@@ -35,14 +36,14 @@ def register():
         return redirect(url_for(".sent"), 303)
     valid = form.validate()
     if form.refuse_hasty(current_app.config["JOIN_MIN_FILL_SECONDS"],
-                         "verstuur het formulier opnieuw"):
+                         say(WORDS, "fouten.opnieuw")):
         valid = False
     if not valid:
         return _form_page(form, status=400)
     fields = {name: form[name].data for name in registry.REGISTRATION_FIELDS}
     if not registry.register(fields, client_key(request)):
         db.session.rollback()  # nothing kept, and the write lock is free before the page renders
-        return limited("meedoen/", "adoptions/too_many.html")
+        return limited("meedoen/", words(WORDS).paginas.te_veel)
     db.session.commit()
     return redirect(url_for(".sent"), 303)
 
@@ -56,18 +57,16 @@ def expired_form(error):
         form.csrf_token.errors = []
         if form.seconds_open() is None:
             form.stamp()
-        form.form_errors.append("Het formulier was verlopen. Controleer de gegevens en verstuur "
-                                "het opnieuw.")
+        form.form_errors.append(say(WORDS, "fouten.verlopen"))
         return _form_page(form, status=400)
-    body = render_template("adoptions/expired_form.html")
-    return render_page("meedoen/", body, title="Probeer het opnieuw", status=400, replace=True)
+    return render_message("meedoen/", words(WORDS).paginas.verlopen_pagina, status=400)
 
 
 @bp.get("/meedoen/verstuurd/")
 def sent():
     """Ask the visitor to open the confirmation mail."""
-    body = render_template("adoptions/sent.html")
-    return render_page("meedoen/", body, title="Controleer uw e-mail", replace=True)
+    return render_message("meedoen/", words(WORDS).paginas.verstuurd,
+                          uren=current_app.config["JOIN_TOKEN_HOURS"])
 
 
 @bp.get("/meedoen/bevestigen/<token>")
@@ -76,8 +75,9 @@ def confirm_form(token: str):
     state = registry.confirmation_state(token)
     if state != "valid":
         return _token_problem(state)
-    body = render_template("adoptions/confirm_form.html", form=ConfirmForm())
-    return _private(render_page("meedoen/", body, title="Bevestig uw aanmelding", replace=True))
+    page = words(WORDS).paginas.bevestigen
+    button = render_template("adoptions/confirm_form.html", form=ConfirmForm(), words=page)
+    return _private(render_message("meedoen/", page, form=button))
 
 
 @bp.post("/meedoen/bevestigen/<token>")
@@ -94,8 +94,7 @@ def confirm(token: str):
 @bp.get("/meedoen/bevestigd/")
 def confirmed():
     """Thank the visitor: the registration is confirmed and waits for review."""
-    body = render_template("adoptions/confirmed.html")
-    return render_page("meedoen/", body, title="Aanmelding bevestigd", replace=True)
+    return render_message("meedoen/", words(WORDS).paginas.bevestigd)
 
 
 @bp.get("/deelnemers/<slug>/badge.svg")
@@ -107,7 +106,7 @@ def badge(slug: str):
     name = adopter.company_name
     shown = name if len(name) <= 60 else name[:59].rstrip() + "…"
     svg = render_template("adoptions/badge.svg", title=registry.badge_alt(name), shown=shown,
-                          width=_badge_width(shown))
+                          line=words(WORDS).badge.regel, width=_badge_width(shown))
     response = current_app.response_class(svg, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=3600"
     # Other sites embed it; the site's own CSP header must not stop them showing it.
@@ -118,17 +117,21 @@ def badge(slug: str):
 
 def _form_page(form: RegistrationForm, status: int = 200):
     """The registration page with the form, titled "Fout: ..." when it has errors."""
-    body = render_template("adoptions/register_form.html", form=form)
-    title = "Fout: controleer het formulier" if form.errors else None
+    body = render_template("adoptions/register_form.html", form=form,
+                           words=words(WORDS).formulier)
+    title = say("formulieren", "fout_titel") if form.errors else None
     return render_page("meedoen/", body, title=title, status=status)
 
 
 def _token_problem(state: str):
     """A used, unknown or expired confirmation link: nothing happened, and what to do now."""
-    body = render_template("adoptions/token_problem.html", expired=state == "expired")
-    status = 410 if state == "expired" else 404
-    title = "Link verlopen" if state == "expired" else "Link werkt niet"
-    return _private(render_page("meedoen/", body, title=title, status=status, replace=True))
+    pages = words(WORDS).paginas
+    if state == "expired":
+        page = render_message("meedoen/", pages.link_verlopen, status=410,
+                              uren=current_app.config["JOIN_TOKEN_HOURS"])
+    else:
+        page = render_message("meedoen/", pages.link_werkt_niet, status=404)
+    return _private(page)
 
 
 def _private(page):

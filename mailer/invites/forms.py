@@ -7,7 +7,9 @@ from wtforms.validators import StopValidation, ValidationError
 
 from ..forms import FORMULA_START, PublicForm, check_email, has_control_characters
 from ..security import mailbox
+from ..words import say
 
+WORDS = "tip-een-collega"  # the data file in content/ with this form's words
 NAME_MAX = 50
 COLLEAGUE_FIELDS = ("collega_1", "collega_2", "collega_3")
 # Letters (any script), combining marks, spaces, hyphens, apostrophes and full stops: every real
@@ -21,46 +23,48 @@ def clean_name(value: str) -> str:
     return " ".join(value.split())
 
 
-def check_name(value: str, what: str) -> None:
+def refuse(key: str, **values) -> StopValidation:
+    """A refusal in the words of content/tip-een-collega.yml."""
+    return StopValidation(say(WORDS, f"fouten.{key}", **values))
+
+
+def check_name(value: str, field: str) -> None:
     """Refuse a name that could carry a link, code, a formula or a header trick."""
+    what = say(WORDS, f"fouten.{field}")
     if not value.strip():
-        raise StopValidation(f"Vul uw {what} in.")
+        raise refuse("naam_leeg", wat=what)
     if has_control_characters(value):
-        raise StopValidation(f"Uw {what} mag geen regeleinde, tab of onzichtbaar teken bevatten.")
+        raise refuse("naam_regeleinde", wat=what)
     value = clean_name(value)
     if len(value) > NAME_MAX:
-        raise StopValidation(f"Uw {what} mag niet langer zijn dan {NAME_MAX} tekens.")
+        raise refuse("naam_te_lang", wat=what, max=NAME_MAX)
     if value.startswith(FORMULA_START):
-        raise StopValidation(f"Uw {what} mag niet beginnen met =, +, - of @.")
+        raise refuse("naam_formule", wat=what)
     if "<" in value or ">" in value:
-        raise StopValidation(f"Uw {what} mag geen < of > bevatten.")
+        raise refuse("naam_haakjes", wat=what)
     if LOOKS_LIKE_URL.search(value):
-        raise StopValidation(f"Uw {what} mag geen webadres bevatten. Zet een spatie na een punt.")
+        raise refuse("naam_webadres", wat=what)
     if not NAME_CHARS.match(value):
-        raise StopValidation(
-            f"Gebruik in uw {what} alleen letters, spaties, koppeltekens, apostroffen en punten."
-        )
+        raise refuse("naam_tekens", wat=what)
 
 
 def single_value(field) -> None:
     """Refuse a field sent more than once: that is a way to slip in extra recipients."""
     if field.raw_data and len(field.raw_data) > 1:
-        raise StopValidation("Vul dit veld maar één keer in.")
+        raise StopValidation(say("formulieren", "een_keer"))
 
 
 class InviteForm(PublicForm):
     """The sender's name and one to three colleagues' addresses; nothing else to fill in."""
 
     name = "invite"
-    voornaam = StringField("Uw voornaam", render_kw={"autocomplete": "given-name",
-                                                     "maxlength": NAME_MAX})
-    achternaam = StringField("Uw achternaam", render_kw={"autocomplete": "family-name",
-                                                         "maxlength": NAME_MAX})
-    collega_1 = EmailField("E-mailadres collega 1", render_kw={"autocomplete": "off"})
-    collega_2 = EmailField("E-mailadres collega 2 (niet verplicht)",
-                           render_kw={"autocomplete": "off"})
-    collega_3 = EmailField("E-mailadres collega 3 (niet verplicht)",
-                           render_kw={"autocomplete": "off"})
+    words_file = WORDS
+    voornaam = StringField(render_kw={"autocomplete": "given-name", "maxlength": NAME_MAX})
+    achternaam = StringField(render_kw={"autocomplete": "family-name", "maxlength": NAME_MAX})
+    collega_1 = EmailField(render_kw={"autocomplete": "off"})
+    collega_2 = EmailField(render_kw={"autocomplete": "off"})
+    collega_3 = EmailField(render_kw={"autocomplete": "off"})
+
     def __init__(self, *args, extra_keys=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.extra_keys = [key for key in extra_keys if key.startswith("collega_")
@@ -81,7 +85,7 @@ class InviteForm(PublicForm):
         """The first colleague's address is required."""
         single_value(field)
         if not (field.data or "").strip():
-            raise StopValidation("Vul het e-mailadres van minstens één collega in.")
+            raise refuse("geen_collega")
         self._check_colleague(field)
 
     def validate_collega_2(self, field):
@@ -103,7 +107,7 @@ class InviteForm(PublicForm):
             raise StopValidation(str(error)) from None
         # The same mailbox as the limits see it: case and a +tag aside.
         if mailbox(address) in (mailbox(known) for known in self.addresses):
-            raise ValidationError("Dit e-mailadres staat al in een ander veld.")
+            raise ValidationError(say(WORDS, "fouten.dubbel"))
         self.addresses.append(address)
 
     def validate(self, extra_validators=None):
@@ -111,7 +115,7 @@ class InviteForm(PublicForm):
         self.addresses = []
         valid = super().validate(extra_validators)
         if self.extra_keys:
-            self.form_errors.append("U kunt één tot drie collega's tippen.")
+            self.form_errors.append(say(WORDS, "fouten.te_veel_collegas"))
             return False
         return valid
 

@@ -6,7 +6,8 @@ from flask_wtf.csrf import CSRFError
 from ..extensions import begin_write, csrf, db
 from ..forms import limited
 from ..limits import client_key
-from ..pages import render_page
+from ..pages import render_message, render_page
+from ..words import say, words
 from .email import (
     LIMITED,
     SENT,
@@ -17,7 +18,7 @@ from .email import (
     queue_invitations,
     sign_pending,
 )
-from .forms import InviteForm
+from .forms import WORDS, InviteForm
 
 bp = Blueprint("invites", __name__)
 PAGE = "tip-een-collega/"
@@ -40,14 +41,15 @@ def check():
         return redirect(url_for("invites.sent"), 303)
     valid = invite.validate_on_submit()
     if invite.refuse_hasty(current_app.config["INVITE_MIN_SECONDS"],
-                           "kies nog een keer voor ‘Bekijk de e-mail’"):
+                           say(WORDS, "fouten.opnieuw")):
         valid = False
     if not valid:
         return render_form(invite)
     pending = invite.pending
-    body = render_template("invites/preview.html", mails=preview(pending),
+    check = words(WORDS).controle
+    body = render_template("invites/preview.html", mails=preview(pending), words=check,
                            pending=sign_pending(pending, invite.started.data))
-    return render_page(PAGE, body, title="Controleer uw tip", replace=True)
+    return render_page(PAGE, body, title=check.titel, replace=True)
 
 
 @bp.post("/tip-een-collega/aanpassen")
@@ -78,7 +80,7 @@ def send():
     else:  # a repeat or a limit: nothing of this submit is kept
         db.session.rollback()
     if outcome == LIMITED:
-        return limited(PAGE, "invites/limited.html")
+        return limited(PAGE, words(WORDS).paginas.te_veel)
     # A repeat looks like success: telling would reveal something about the colleague.
     return redirect(url_for("invites.sent"), 303)
 
@@ -86,8 +88,7 @@ def send():
 @bp.get("/tip-een-collega/verstuurd/")
 def sent():
     """Thank the sender."""
-    body = render_template("invites/sent.html")
-    return render_page(PAGE, body, title="Bedankt voor uw tip", replace=True)
+    return render_message(PAGE, words(WORDS).paginas.verstuurd)
 
 
 @bp.get("/tip-een-collega/afmelden/<token>")
@@ -95,8 +96,9 @@ def confirm_opt_out(token: str):
     """Ask the colleague to confirm with a button: mail scanners open links, they do not post."""
     if opted_out_hash(token) is None:
         return bad_link()
-    body = render_template("invites/opt_out.html", token=token)
-    return render_page(PAGE, body, title="Afmelden voor tips", replace=True)
+    page = words(WORDS).paginas.afmelden
+    button = render_template("invites/opt_out.html", token=token, button=page.knop)
+    return render_message(PAGE, page, form=button)
 
 
 @bp.post("/tip-een-collega/afmelden/<token>")
@@ -109,8 +111,7 @@ def opt_out_for_good(token: str):
     begin_write()
     opt_out(address_hash)
     db.session.commit()
-    body = render_template("invites/opted_out.html")
-    return render_page(PAGE, body, title="U bent afgemeld", replace=True)
+    return render_message(PAGE, words(WORDS).paginas.afgemeld)
 
 
 @bp.errorhandler(CSRFError)
@@ -121,8 +122,8 @@ def csrf_failed(error):
 
 def render_form(invite: InviteForm, status: int = 200):
     """The form inside the built page, with 'Fout:' in the title when it has errors."""
-    body = render_template("invites/form.html", form=invite)
-    title = "Fout: controleer het formulier" if invite.errors else None
+    body = render_template("invites/form.html", form=invite, words=words(WORDS).formulier)
+    title = say("formulieren", "fout_titel") if invite.errors else None
     return render_page(PAGE, body, title=title, status=status)
 
 
@@ -130,12 +131,10 @@ def expired():
     """The form again, empty, with a message that the earlier one can no longer be used."""
     invite = InviteForm(formdata=None)
     invite.stamp()
-    invite.form_errors.append("Uw formulier is verlopen. Vul het opnieuw in. Er is nog niets "
-                              "verstuurd.")
+    invite.form_errors.append(say(WORDS, "fouten.verlopen"))
     return render_form(invite, status=400)
 
 
 def bad_link():
     """An opt-out link that was cut short or changed."""
-    body = render_template("invites/bad_link.html")
-    return render_page(PAGE, body, title="Deze link werkt niet", status=404, replace=True)
+    return render_message(PAGE, words(WORDS).paginas.link_werkt_niet, status=404)
