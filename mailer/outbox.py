@@ -1,8 +1,9 @@
 """The outbox: every email is stored in the database first and sent by a worker.
 
 `queue_mail` stores an email in the outbox inside the caller's transaction, so a form that
-commits has also, atomically, queued its mail. What is stored is the template's name and the
-values it is rendered with; the worker renders it with the same `render_mail` a preview uses.
+commits has also, atomically, queued its mail. What is stored is the mail's name (its "template")
+and the values it is rendered with; the worker renders it with the same `render_mail` a preview
+uses, from the words in `content/mails.yml` at that moment.
 `send_due_mail` claims due mails, sends them over one SMTP connection, retries temporary
 failures with exponential backoff and records permanent ones. A mail is only sent twice if
 the worker dies between the server's accept and its own commit.
@@ -10,6 +11,7 @@ the worker dies between the server's accept and its own commit.
 
 import logging
 import os
+import re
 import smtplib
 import socket
 import time
@@ -19,15 +21,18 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import yaml
 from flask import current_app, render_template
 from flask_mail import Connection, Mail, Message
 from jinja2 import TemplateError
+from markupsafe import Markup, escape
 from sqlalchemy import delete, insert, or_, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 from .models import OutboxMail, utcnow
 from .security import address_hash, mask_address
+from .words import PLACE, MissingWords, fill, words
 
 log = logging.getLogger(__name__)
 mail = Mail()
@@ -57,10 +62,100 @@ class PermanentFailure(Exception):
     """The mail will never go through: a 5xx answer or an unusable message."""
 
 
+# The mails by the name the outbox stores ("template"), and their keys in content/mails.yml.
+MAILS = {
+    "invitation": "tip",
+    "adoption_confirmation": "bevestigen",
+    "adoption_approved": "goedgekeurd",
+    "adoption_rejected": "afgewezen",
+    "review_requested": "beoordelen",
+}
+# The places whose value is an address: a link in the HTML part.
+LINKS = {"site", "afmeld_link", "bevestig_link", "lijst_link", "meedoen_link", "beoordeel_link"}
+LINK = '<a href="{0}" style="color:#8a3b12;word-break:break-all;">{0}</a>'
+# The places shown as a block of their own when a paragraph holds only them: code to copy, and
+# the reason as staff wrote it.
+BLOCKS = {
+    "badge_code": '<pre style="white-space:pre-wrap;word-break:break-all;background:#f6f1ea;'
+                  'padding:12px;font-size:13px;">{}</pre>',
+    "reden": '<blockquote style="margin:0 0 16px;padding:8px 16px;'
+             'border-left:4px solid #8a3b12;">{}</blockquote>',
+}
+
+
 def render_mail(template: str, **context) -> tuple[str, str]:
-    """Render `email/<template>.txt` and `email/<template>.html`: the exact text and HTML parts."""
-    return (render_template(f"email/{template}.txt", **context),
-            render_template(f"email/{template}.html", **context))
+    """The exact text and HTML parts of a mail, from its words in `content/mails.yml` filled
+    with the values it was queued with. The HTML is made from the same text."""
+    mail, values = words("mails")[MAILS[template]], _values(context)
+    if template == "adoption_approved":  # one text for a company on the public list, one not
+        listed = (context.get("registration") or {}).get("list_publicly")
+        text = mail["tekst_op_lijst" if listed else "tekst_niet_op_lijst"]
+    else:
+        text = mail["tekst"]
+    text = text.rstrip()
+    return fill(text, **values), render_template(
+        "email/_layout.html", title=mail_subject(template, **context), body=_html(text, values))
+
+
+def mail_subject(template: str, **context) -> str:
+    """A mail's subject from `content/mails.yml`, filled with the values it is queued with, on
+    one line (a line break in a value cannot reach the header)."""
+    subject = fill(words("mails")[MAILS[template]]["onderwerp"], **_values(context))
+    return " ".join(subject.split())
+
+
+def _values(context: dict) -> dict:
+    """The places of `content/mails.yml` by the values a mail is queued with; mails queued
+    before the words moved to that file have the same values, so they still render."""
+    site = current_app.config["SITE_URL"]
+    registration = context.get("registration") or {}
+    values = {
+        "site": f"{site}/", "site_naam": urlsplit(site).netloc, "meedoen_link": f"{site}/meedoen/",
+        "voornaam": context.get("voornaam"), "achternaam": context.get("achternaam"),
+        "afmeld_link": context.get("opt_out_url"),
+        "contactpersoon": registration.get("contact_name"),
+        "onderneming": registration.get("company_name"), "kvk": registration.get("kvk"),
+        "sector": context.get("sector"), "bevestig_link": context.get("confirm_url"),
+        "uren": context.get("hours"), "lijst_link": context.get("list_url"),
+        "badge_code": context.get("snippet"), "reden": context.get("reason"),
+        "beoordeel_link": context.get("review_url"),
+    }
+    if "review_url" in context:  # the review mail's answers are words of the file too
+        answers = words("mails")["beoordelen"]
+        values |= {"website": context.get("website") or answers["geen_website"],
+                   "warm_doorverwijzen": answers["ja" if context.get("warm_referral") else "nee"],
+                   "op_lijst": answers["lijst_ja" if registration.get("list_publicly") else "nee"]}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _html(text: str, values: dict) -> Markup:
+    """The HTML of a mail's text: a paragraph each, a line break kept, everything escaped, an
+    address a link, code to copy as code."""
+    inline = {name: _inline(name, str(value)) for name, value in values.items()}
+    parts = []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        alone = PLACE.fullmatch(paragraph.strip())
+        if alone and alone[1] in BLOCKS and alone[1] in values:
+            value = str(values[alone[1]])
+            shown = escape(value) if alone[1] == "badge_code" else _lines(value)
+            parts.append(Markup(BLOCKS[alone[1]]).format(shown))
+        else:
+            parts.append(f"<p>{fill(_lines(paragraph), **inline)}</p>")
+    return Markup("\n".join(parts))
+
+
+def _inline(name: str, value: str) -> Markup:
+    """A value as HTML within a paragraph."""
+    if name in LINKS and re.fullmatch(r"https?://\S+", value):
+        return Markup(LINK).format(value)
+    if name == "badge_code":
+        return Markup("<code>{}</code>").format(value)
+    return _lines(value)
+
+
+def _lines(text: str) -> Markup:
+    """Text escaped, its line breaks kept as <br>."""
+    return Markup("<br>\n").join(escape(line) for line in re.split(r"\r\n|\r|\n", text))
 
 
 def queue_mail(kind: str, to: str, subject: str, template: str,
@@ -112,10 +207,17 @@ class OutboxMessage(Message):
 
 def build_message(row) -> Message:
     """The Flask-Mail message for an outbox row (or a row of its columns), rendered now."""
+    if row.template not in MAILS:
+        raise PermanentFailure(f"sjabloon {row.template}: geen e-mail in content/mails.yml"[:255])
     try:
         text_body, html_body = render_mail(row.template, **(row.context or {}))
     except TemplateError as error:
         raise PermanentFailure(f"sjabloon {row.template}: {error}"[:255]) from error
+    except (MissingWords, OSError, ValueError, yaml.YAMLError) as error:
+        # A word missing from content/mails.yml, or a file that does not read: the mail waits
+        # (and is tried again) until staff have put it right.
+        log.error("Outbox: mail %s: %s", row.id, error)
+        raise TemporaryFailure(str(error)[:255]) from None
     message = OutboxMessage(
         subject=row.subject,
         recipients=[row.recipient],
