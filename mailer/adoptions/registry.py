@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import limits
 from ..extensions import begin_write, db
 from ..models import Registration, Setting, utcnow
-from ..outbox import queue_mail
+from ..outbox import mail_subject, queue_mail
 from ..security import keyed_hash, mailbox, new_token, token_hash
 from .forms import (
     FORMULA_START,
@@ -38,14 +38,6 @@ STATUS_NAMES = {
     "pending": "te beoordelen",
     "approved": "goedgekeurd",
     "rejected": "afgewezen",
-}
-# The subjects of the mails about a registration, by template; the staff's mail previews
-# show these same lines.
-SUBJECTS = {
-    "adoption_confirmation": "Bevestig de aanmelding van uw onderneming",
-    "adoption_approved": "Uw onderneming telt mee: aanmelding goedgekeurd",
-    "adoption_rejected": "Uw aanmelding is niet goedgekeurd",
-    "review_requested": "Nieuwe aanmelding: {company_name}",
 }
 
 
@@ -195,13 +187,18 @@ def register(data: dict, client_key: str) -> bool:
     )
     db.session.add(registration)
     site = config["SITE_URL"]
-    queue_mail("adoption_confirmation", registration.contact_email,
-               SUBJECTS["adoption_confirmation"], "adoption_confirmation",
-               headers=contact_reply_to(),
-               registration=mail_fields(registration),
-               confirm_url=f"{site}/meedoen/bevestigen/{token}",
-               hours=config["JOIN_TOKEN_HOURS"], sector=SECTORS[registration.sector])
+    _queue_mail("adoption_confirmation", registration,
+                confirm_url=f"{site}/meedoen/bevestigen/{token}",
+                hours=config["JOIN_TOKEN_HOURS"], sector=SECTORS[registration.sector])
     return True
+
+
+def _queue_mail(template: str, registration: Registration, **context) -> None:
+    """Queue a mail about a registration to its contact, who may answer it; its words and
+    subject are those of `content/mails.yml`."""
+    context = {"registration": mail_fields(registration), **context}
+    queue_mail(template, registration.contact_email, mail_subject(template, **context), template,
+               headers=contact_reply_to(), **context)
 
 
 def mail_fields(registration: Registration) -> dict:
@@ -287,10 +284,8 @@ def approve(kvk: str, registration_id: int | None = None) -> Registration:
     registration.status = "approved"
     registration.decided_at = utcnow()
     registration.slug = _free_slug(registration.company_name, kvk)
-    queue_mail("adoption_approved", registration.contact_email,
-               SUBJECTS["adoption_approved"], "adoption_approved",
-               headers=contact_reply_to(), registration=mail_fields(registration),
-               **badge_values(registration.company_name, registration.slug))
+    _queue_mail("adoption_approved", registration,
+                **badge_values(registration.company_name, registration.slug))
     try:
         db.session.flush()
     except IntegrityError:  # approved at the same moment by someone else: the index held
@@ -309,10 +304,7 @@ def reject(kvk: str, reason: str, registration_id: int | None = None) -> Registr
     registration.status = "rejected"
     registration.decided_at = utcnow()
     registration.reject_reason = reason
-    queue_mail("adoption_rejected", registration.contact_email,
-               SUBJECTS["adoption_rejected"], "adoption_rejected",
-               headers=contact_reply_to(),
-               registration=mail_fields(registration), reason=reason)
+    _queue_mail("adoption_rejected", registration, reason=reason)
     return registration
 
 

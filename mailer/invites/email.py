@@ -3,7 +3,6 @@ within the limits, and opting out."""
 
 import secrets
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature
@@ -12,7 +11,7 @@ from sqlalchemy import bindparam, text
 from .. import limits
 from ..extensions import db
 from ..models import OptOut
-from ..outbox import outbox_row, queue_mails, render_mail
+from ..outbox import mail_subject, outbox_row, queue_mails, render_mail
 from ..security import address_hash, keyed_hash, serializer
 
 HOUR = timedelta(hours=1)
@@ -57,25 +56,22 @@ def opt_out(address_hash: str) -> None:
 
 
 def invitation(pending: dict, address: str) -> dict:
-    """Everything about the mail to one colleague: sender, recipient, subject, headers, context."""
-    site_url = current_app.config["SITE_URL"]
-    opt_out_url = f"{site_url}/tip-een-collega/afmelden/{opt_out_token(address)}"
-    name = f"{pending['voornaam']} {pending['achternaam']}"
+    """Everything about the mail to one colleague: sender, recipient, subject, headers, context.
+
+    Its subject and text are those of `tip` in `content/mails.yml`."""
+    opt_out_url = (f"{current_app.config['SITE_URL']}/tip-een-collega/afmelden/"
+                   f"{opt_out_token(address)}")
+    context = {"voornaam": pending["voornaam"], "achternaam": pending["achternaam"],
+               "opt_out_url": opt_out_url}
     return {
         "sender": current_app.config["MAIL_DEFAULT_SENDER"],
         "to": address,
-        "subject": f"Tip van {name}: sociaal incassobeleid",
+        "subject": mail_subject("invitation", **context),
         "headers": {
             "List-Unsubscribe": f"<{opt_out_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
-        "context": {
-            "voornaam": pending["voornaam"],
-            "achternaam": pending["achternaam"],
-            "site_url": site_url,
-            "site_host": urlsplit(site_url).netloc,
-            "opt_out_url": opt_out_url,
-        },
+        "context": context,
     }
 
 

@@ -1,7 +1,6 @@
 """The overview's figures, its chart (SVG drawn here, no script), and the sample mails."""
 
 from datetime import date, datetime, time, timedelta
-from urllib.parse import urlsplit
 
 from flask import current_app
 from markupsafe import escape
@@ -11,7 +10,7 @@ from ..adoptions import registry
 from ..adoptions.forms import SECTORS, slugify
 from ..extensions import db
 from ..models import OptOut, OutboxMail, Registration, WeeklyTips, utcnow
-from ..outbox import render_mail
+from ..outbox import mail_subject, render_mail
 from .review import review_mail_values
 
 TIP = "invitation"  # the outbox kind of a tip to a colleague
@@ -148,35 +147,36 @@ def chart_svg(rows: list[dict]) -> str:
 
 
 def sample_mails() -> list[dict]:
-    """Every mail template rendered with made-up data, as the recipient would see it."""
+    """Every mail rendered with made-up data, as the recipient would see it: its subject,
+    text and HTML from `content/mails.yml`, as the real mails have them."""
+    mails = []
+    for name, template, context in sample_contexts():
+        text, html = render_mail(template, **context)
+        mails.append({"name": name, "subject": mail_subject(template, **context),
+                      "template": template, "text": text, "html": html})
+    return mails
+
+
+def sample_contexts() -> list[tuple[str, str, dict]]:
+    """Each mail's name for staff, its template and made-up values, as the outbox stores them."""
     site = current_app.config["SITE_URL"]
     registration = {"company_name": "Voorbeeld Energie B.V.", "contact_name": "Sanne de Vries",
                     "kvk": "12345678", "list_publicly": True}
-    subjects = {template: subject.format(**registration)
-                for template, subject in registry.SUBJECTS.items()}
-    samples = [
-        ("Tip aan een collega", "Tip van Jan Jansen: sociaal incassobeleid", "invitation",
-         {"voornaam": "Jan", "achternaam": "Jansen", "site_url": site,
-          "site_host": urlsplit(site).netloc,
+    return [
+        ("Tip aan een collega", "invitation",
+         {"voornaam": "Jan", "achternaam": "Jansen",
           "opt_out_url": f"{site}/tip-een-collega/afmelden/voorbeeld"}),
-        ("Aanmelding bevestigen", subjects["adoption_confirmation"], "adoption_confirmation",
+        ("Aanmelding bevestigen", "adoption_confirmation",
          {"registration": registration, "confirm_url": f"{site}/meedoen/bevestigen/voorbeeld",
           "hours": current_app.config["JOIN_TOKEN_HOURS"], "sector": SECTORS["energie"]}),
-        ("Aanmelding goedgekeurd", subjects["adoption_approved"], "adoption_approved",
+        ("Aanmelding goedgekeurd", "adoption_approved",
          {"registration": registration,
           **registry.badge_values(registration["company_name"],
                                   slugify(registration["company_name"]))}),
-        ("Aanmelding afgewezen", subjects["adoption_rejected"], "adoption_rejected",
+        ("Aanmelding afgewezen", "adoption_rejected",
          {"registration": registration,
           "reason": "Op uw website vonden wij geen sociaal incassobeleid."}),
-        ("Nieuwe aanmelding (aan de beoordelaars)", subjects["review_requested"],
-         "review_requested",
+        ("Nieuwe aanmelding (aan de beoordelaars)", "review_requested",
          review_mail_values(1, registration, SECTORS["energie"], "https://voorbeeld-energie.nl",
                             True)),
     ]
-    mails = []
-    for name, subject, template, context in samples:
-        text, html = render_mail(template, **context)
-        mails.append({"name": name, "subject": subject, "template": template, "text": text,
-                      "html": html})
-    return mails

@@ -11,10 +11,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..adoptions.forms import SECTORS
-from ..adoptions.registry import SUBJECTS, mail_fields
+from ..adoptions.registry import mail_fields
 from ..extensions import begin_write, db
 from ..models import Registration, Setting, utcnow
-from ..outbox import queue_mail
+from ..outbox import mail_subject, queue_mail
 
 TOLD_UNTIL = "review_told_until"
 
@@ -54,17 +54,16 @@ def notify_reviewers() -> int:
 
 def queue_review_mail(address: str, registration: Registration) -> None:
     """The mail that tells reviewers of one registration."""
-    queue_mail("review_requested", address,
-               SUBJECTS["review_requested"].format(company_name=registration.company_name),
-               "review_requested",
-               **review_mail_values(registration.id, mail_fields(registration),
-                                    SECTORS.get(registration.sector, registration.sector),
-                                    registration.website, registration.warm_referral))
+    values = review_mail_values(registration.id, mail_fields(registration),
+                                SECTORS.get(registration.sector, registration.sector),
+                                registration.website, registration.warm_referral)
+    queue_mail("review_requested", address, mail_subject("review_requested", **values),
+               "review_requested", **values)
 
 
 def review_mail_values(registration_id: int, fields: dict, sector: str, website: str | None,
                        warm_referral: bool) -> dict:
-    """The review mail's template values."""
+    """The review mail's values (`mailer.outbox` fills `content/mails.yml` with them)."""
     site = current_app.config["SITE_URL"]
     return {"registration": fields, "sector": sector, "website": website,
             "warm_referral": warm_referral,
