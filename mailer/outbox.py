@@ -93,8 +93,12 @@ def render_mail(template: str, **context) -> tuple[str, str]:
     else:
         text = mail["tekst"]
     text = text.rstrip()
+    home = Markup('<a href="{}" style="color:#8a3b12;">{}</a>').format(values["site"],
+                                                                      values["site_naam"])
+    footer = Markup(fill(_lines(words("mails")["voettekst"]), site_naam=home))
     return fill(text, **values), render_template(
-        "email/_layout.html", title=mail_subject(template, **context), body=_html(text, values))
+        "email/_layout.html", title=mail_subject(template, **context), body=_html(text, values),
+        footer=footer)
 
 
 def mail_subject(template: str, **context) -> str:

@@ -17,6 +17,7 @@ from wtforms import RadioField, SelectChoice
 from wtforms.validators import StopValidation
 
 from .pages import render_page
+from .words import Words, fill
 
 bp = Blueprint("selfscan", __name__)
 PAGE = "zelfscan/"
@@ -63,12 +64,11 @@ def _read_scan(path: str, mtime: float) -> dict:
             if not isinstance(answer.get("punten"), int) or not answer.get("tekst"):
                 raise ValueError(f"{path}: vraag {number}: elk antwoord heeft tekst en punten")
     scan["uitslagen"] = sorted(scan["uitslagen"], key=lambda verdict: -verdict["vanaf"])
-    return scan
+    return Words(scan, f"content/{Path(path).name}")
 
 
-def answered(number: int):
+def answered(number: int, message: str):
     """A validator: one of the offered answers was chosen for question `number`."""
-    message = f"Kies een antwoord bij vraag {number}."
 
     def check(form, field):
         if field.data not in {choice.value for choice in field.choices}:
@@ -88,7 +88,8 @@ def scan_form(scan: dict, **kwargs) -> FlaskForm:
         choices = [SelectChoice(str(index), answer["tekst"])
                    for index, answer in enumerate(question["antwoorden"])]
         field = RadioField(question["vraag"], choices=choices, validate_choice=False,
-                           validators=[answered(number)])
+                           validators=[answered(number, fill(scan["woorden"]["kies_antwoord"],
+                                                             nummer=number))])
         setattr(SelfScanForm, f"vraag_{number}", field)
     return SelfScanForm(**kwargs)
 
@@ -148,7 +149,7 @@ def result():
     body = render_template("selfscan/result.html", scan=scan, scores=scores, advice=advice,
                            total=total, maximum=maximum, percent=percent,
                            verdict=verdict(scan, percent))
-    return render_page(PAGE, body, title="Uw uitslag", replace=True)
+    return render_page(PAGE, body, title=scan["woorden"]["titel"], replace=True)
 
 
 @bp.errorhandler(CSRFError)
@@ -156,7 +157,7 @@ def csrf_failed(error):
     """An old tab or cookies off: the questions again, with a plain request to answer again."""
     scan = load_scan()
     form = scan_form(scan, formdata=None)
-    form.form_errors.append("Uw formulier is verlopen. Vul de zelfscan opnieuw in.")
+    form.form_errors.append(scan["woorden"]["verlopen"])
     return render_form(scan, form, status=400)
 
 
@@ -164,5 +165,5 @@ def render_form(scan: dict, form: FlaskForm, status: int = 200):
     """The questions inside the built page, with 'Fout:' in the title when answers are missing."""
     body = render_template("selfscan/form.html", scan=scan, form=form,
                            questions=questions(scan, form))
-    title = "Fout: beantwoord alle vragen" if form.errors else None
+    title = scan["woorden"]["fout_titel"] if form.errors else None
     return render_page(PAGE, body, title=title, status=status)

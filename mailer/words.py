@@ -92,10 +92,16 @@ def fill(text: str, **values) -> str:
     return PLACE.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], str(text))
 
 
-def markdown(text: str, **values) -> Markup:
-    """A text written in Markdown as HTML, with its places filled in (values escaped)."""
+def markdown(text: str, inline: bool = False, **values) -> Markup:
+    """A text written in Markdown as HTML, with its places filled in (values escaped).
+
+    `inline` leaves out the paragraph around a text of one paragraph, for use inside one.
+    """
     filled = fill(text, **{name: escape(value) for name, value in values.items()})
-    return Markup(markdown_lib.markdown(filled, extensions=["attr_list"]))
+    html = markdown_lib.markdown(filled, extensions=["attr_list"])
+    if inline and html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]
+    return Markup(html)
 
 
 def init_app(app) -> None:

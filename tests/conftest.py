@@ -56,6 +56,24 @@ def build_site(dest: Path, database_uri: str) -> Path:
     return dest
 
 
+def content_copy(tmp_path: Path) -> Path:
+    """A copy of the data files of content/ (the service's words), for a test to edit."""
+    copy = tmp_path / "content"
+    copy.mkdir()
+    for path in (Path(__file__).resolve().parent.parent / "content").glob("*.yml"):
+        shutil.copy(path, copy / path.name)
+    return copy
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Change a data file as staff would, saved at a later time than before."""
+    text = path.read_text("utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), "utf-8")
+    later = path.stat().st_mtime + 2
+    os.utime(path, (later, later))
+
+
 def finished_copy(site_dir: Path, base: Path) -> Path:
     """A copy of the built site in `base`, finished by `mailer build-site` as `make build` does."""
     shutil.copytree(site_dir, base / "new")

@@ -1,13 +1,12 @@
 """The mails' words live in content/mails.yml: staff change them there, and what they change is
 what is sent, subject, text and HTML alike, with every place filled and every value escaped."""
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import content_copy, edit
 
 from mailer.extensions import db
 from mailer.invites.email import invitation
@@ -20,24 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = "https://schuldeiserscoalitie.test"
 HOSTILE = 'Jan "<script>alert(1)</script>" & Co\r\nBcc: stiekem@example.nl'
 REASON = 'Geen beleid <b>gevonden</b> & "zo"\r\nTweede regel\nDerde <script>x</script>'
-
-
-def content_copy(tmp_path: Path) -> Path:
-    """A copy of the data files of content/, for a test to edit."""
-    copy = tmp_path / "content"
-    copy.mkdir()
-    for path in (ROOT / "content").glob("*.yml"):
-        shutil.copy(path, copy / path.name)
-    return copy
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Change a data file as staff would, saved at a later time than before."""
-    text = path.read_text("utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), "utf-8")
-    later = path.stat().st_mtime + 2
-    os.utime(path, (later, later))
 
 
 def parts(mail) -> tuple[str, str]:
@@ -146,9 +127,9 @@ def test_every_mail_renders_with_every_place_filled(app, make_app, tmp_path):
         mails = yaml.safe_load(file)
     # Every mail and every text in the file is rendered here, and nothing else is in the file.
     assert {key for key, *_ in rendered(app)} == {
-        f"{mail}.{key}" for mail, fields in mails.items() for key in fields
-        if key.startswith("tekst")}
-    assert set(mails) == set(MAILS.values())
+        f"{mail}.{key}" for mail, fields in mails.items() if mail != "voettekst"
+        for key in fields if key.startswith("tekst")}
+    assert set(mails) == set(MAILS.values()) | {"voettekst"}
     assert unfilled(app) == []
 
     # A staff typo would fail this test (and so `make test`): in the subject or the text.
@@ -249,3 +230,16 @@ def test_mails_queued_before_the_words_moved_still_render(app):
     assert text.endswith(f"Meld je af:\n{SITE}/tip-een-collega/afmelden/x")
     assert "{" not in text + html and "Jan Jansen" in html
 
+
+
+def test_the_footer_is_the_files_with_a_link_to_the_site(make_app, tmp_path):
+    content = content_copy(tmp_path)
+    edit(content / "mails.yml", 'voettekst: "Schuldeiserscoalitie · {site_naam}"',
+         'voettekst: "Met dank <3 · {site_naam}"')
+    app = make_app(CONTENT_DIR=str(content))
+    with app.test_request_context():
+        _, html = render_mail("adoption_rejected", reason="Geen beleid", registration={
+            "contact_name": "Anna", "company_name": "Voorbeeld", "kvk": "12345678"})
+    assert ('<p style="font-size:14px;color:#4a4f55;">Met dank &lt;3 · <a href="'
+            f'{SITE}/" style="color:#8a3b12;">schuldeiserscoalitie.test</a></p>') in html
+    assert "Schuldeiserscoalitie ·" not in html

@@ -19,6 +19,7 @@ from ..extensions import begin_write, db
 from ..models import Registration, Setting, utcnow
 from ..outbox import mail_subject, queue_mail
 from ..security import keyed_hash, mailbox, new_token, token_hash
+from ..words import say
 from .forms import (
     FORMULA_START,
     SECTORS,
@@ -132,7 +133,7 @@ def listed_adopter(slug: str) -> Registration | None:
 
 def badge_alt(name: str) -> str:
     """The text a badge stands for, for its alt text and its SVG title."""
-    return f"{name} heeft het sociaal incassobeleid van de Schuldeiserscoalitie ingevoerd"
+    return say("meedoen", "badge.beschrijving", naam=name)
 
 
 def badge_snippet(name: str, list_url: str, badge_url: str) -> str:
