@@ -165,3 +165,31 @@ def test_the_service_templates_hold_no_visitor_text():
             if text:
                 found[template.relative_to(ROOT).as_posix()] = text
     assert not found, found
+
+
+def strings(value) -> list[str]:
+    """Every text in a parsed data file that a visitor reads (not an anchor or a link)."""
+    if isinstance(value, dict):
+        return [text for key, item in value.items() if key not in ("anker", "link")
+                for text in strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_the_service_words_follow_the_sites_wording():
+    """'u', not 'je', no technical terms, one word for home: as on the pages. The tip to a
+    colleague keeps the register of the client's text ("Hoi, Je collega ...")."""
+    import yaml
+    from test_campaign_look import QUOTED, WORDING
+
+    for path in sorted((ROOT / "content").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.name == "mails.yml":
+            data.pop("tip")
+        for text in strings(data):
+            for quote in QUOTED:
+                text = text.replace(quote, "")
+            for pattern, instead in WORDING.items():
+                assert not re.search(pattern, text, re.I), f"{path.name}: {text} ({instead})"
+            assert not re.search(r"\bje\b", text, re.I), f"{path.name}: 'je' in {text!r}"
