@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     # Each area keeps the defaults of its own settings.
     for defaults in (outbox.DEFAULTS, limits.DEFAULTS, invites.DEFAULTS, adoptions.DEFAULTS,
-                     selfscan.DEFAULTS, staff.DEFAULTS, words.DEFAULTS):
+                     staff.DEFAULTS, words.DEFAULTS):
         app.config.from_mapping(defaults)
     app.config.from_prefixed_env("MAILER")
     if test_config is not None:

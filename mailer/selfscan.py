@@ -6,25 +6,18 @@ row, no count, no log line keeps them.
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
-import yaml
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from wtforms import RadioField, SelectChoice
 from wtforms.validators import StopValidation
 
 from .pages import render_page
-from .words import Words, fill
+from .words import fill, words
 
 bp = Blueprint("selfscan", __name__)
 PAGE = "zelfscan/"
-DEFAULTS = {
-    # The questions, answers and advice: the data file staff edit in content/.
-    "SELFSCAN_FILE": str(Path(__file__).resolve().parent.parent / "content" / "zelfscan.yml"),
-}
 
 
 @dataclass(frozen=True)
@@ -44,27 +37,24 @@ class Score:
 
 
 def load_scan() -> dict:
-    """The self-scan's data file, read again only after it changed."""
-    path = Path(current_app.config["SELFSCAN_FILE"])
-    return _read_scan(str(path), path.stat().st_mtime)
+    """The self-scan's data file, `content/zelfscan.yml`, read again only after it changed."""
+    return words("zelfscan", check=check_scan)
 
 
-@lru_cache(maxsize=4)
-def _read_scan(path: str, mtime: float) -> dict:
-    """Parse and check the data file once per version; a mistake in it names what is wrong."""
-    with open(path, encoding="utf-8") as file:
-        scan = yaml.safe_load(file)
+def check_scan(scan: dict) -> None:
+    """ValueError naming what is wrong in a version of the data file, so it is not used."""
+    if not scan.get("vragen") or not scan.get("uitslagen"):
+        raise ValueError("content/zelfscan.yml heeft vragen en uitslagen nodig")
     for number, question in enumerate(scan["vragen"], start=1):
         for key in ("principe", "titel", "anker", "vraag", "antwoorden", "advies"):
             if key not in question:
-                raise ValueError(f"{path}: vraag {number} mist '{key}'")
+                raise ValueError(f"content/zelfscan.yml: vraag {number} mist '{key}'")
         if not 2 <= len(question["antwoorden"]) <= 5:
-            raise ValueError(f"{path}: vraag {number} heeft 2 tot 5 antwoorden nodig")
+            raise ValueError(f"content/zelfscan.yml: vraag {number} heeft 2 tot 5 antwoorden nodig")
         for answer in question["antwoorden"]:
             if not isinstance(answer.get("punten"), int) or not answer.get("tekst"):
-                raise ValueError(f"{path}: vraag {number}: elk antwoord heeft tekst en punten")
-    scan["uitslagen"] = sorted(scan["uitslagen"], key=lambda verdict: -verdict["vanaf"])
-    return Words(scan, f"content/{Path(path).name}")
+                raise ValueError(f"content/zelfscan.yml: vraag {number}: elk antwoord heeft tekst "
+                                 "en punten")
 
 
 def answered(number: int, message: str):
@@ -114,10 +104,11 @@ def score(scan: dict, form: FlaskForm) -> list[Score]:
 
 def verdict(scan: dict, percent: int) -> dict:
     """The verdict whose threshold is the highest one `percent` reaches."""
-    for candidate in scan["uitslagen"]:
+    ordered = sorted(scan["uitslagen"], key=lambda candidate: -candidate["vanaf"])
+    for candidate in ordered:
         if percent >= candidate["vanaf"]:
             return candidate
-    return scan["uitslagen"][-1]
+    return ordered[-1]
 
 
 def questions(scan: dict, form: FlaskForm) -> list[tuple[dict, object]]:

@@ -13,7 +13,6 @@ every page and mail, so such a mistake does not reach the site.
 
 import logging
 import re
-from functools import lru_cache
 from pathlib import Path
 
 import markdown as markdown_lib
@@ -28,8 +27,8 @@ DEFAULTS = {
     "CONTENT_DIR": str(Path(__file__).resolve().parent.parent / "content"),
 }
 PLACE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-# The versions in use: the last file that read without error, by path.
-_in_use: dict[str, "Words"] = {}
+# The versions in use, by path: the file's modification time and its last good words.
+_in_use: dict[str, tuple[float, "Words"]] = {}
 
 
 class MissingWords(Exception):
@@ -55,28 +54,41 @@ class Words(dict):
         return self[key]
 
 
-def words(name: str) -> Words:
-    """The data file `content/<name>.yml`, read again only after it changed."""
+def words(name: str, check=None) -> Words:
+    """The data file `content/<name>.yml`, read again only after it changed.
+
+    `check`, if given, is called with a newly read version and raises ValueError when that
+    version cannot be used; like a file that does not read, it leaves the last good version in
+    use (logged once per change).
+    """
     path = Path(current_app.config["CONTENT_DIR"]) / f"{name}.yml"
+    known = _in_use.get(str(path))
+    mtime = None
     try:
-        found = _read(str(path), path.stat().st_mtime)
+        mtime = path.stat().st_mtime
+        if known and known[0] == mtime:
+            return known[1]
+        found = _read(path)
+        if check:
+            check(found)
     except (OSError, yaml.YAMLError, ValueError) as error:
-        if str(path) not in _in_use:
+        if known is None:
             raise
         log.error("%s is niet te lezen (%s); de vorige versie blijft in gebruik", path, error)
-        return _in_use[str(path)]
-    _in_use[str(path)] = found
+        if mtime is not None:  # not read again until it changes
+            _in_use[str(path)] = (mtime, known[1])
+        return known[1]
+    _in_use[str(path)] = (mtime, found)
     return found
 
 
-@lru_cache(maxsize=16)
-def _read(path: str, mtime: float) -> Words:
-    """Parse a data file once per version."""
+def _read(path: Path) -> Words:
+    """Parse a data file."""
     with open(path, encoding="utf-8") as file:
         values = yaml.safe_load(file)
     if not isinstance(values, dict):
         raise ValueError(f"{path} bevat geen woorden")
-    return Words(values, f"content/{Path(path).name}")
+    return Words(values, f"content/{path.name}")
 
 
 def say(name: str, key: str, **values) -> str:

@@ -2,13 +2,12 @@
 
 import hashlib
 import html
-import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import axe_violations, csrf_token, describe_violations
+from conftest import axe_violations, content_copy, csrf_token, describe_violations, edit
 from site_helpers import PRINCIPLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,15 +178,20 @@ def test_nothing_is_stored(app, client):
 
 def test_staff_edits_to_the_data_file_show_at_once(app, client, tmp_path):
     """A changed question in the data file shows on the next request, without a restart."""
-    copy = tmp_path / "zelfscan.yml"
-    copy.write_text((ROOT / "content" / "zelfscan.yml").read_text(encoding="utf-8"), "utf-8")
-    app.config["SELFSCAN_FILE"] = str(copy)
+    app.config["CONTENT_DIR"] = str(content_copy(tmp_path))
     new = "Werkt uw team met een belscript?"
     assert new not in client.get("/zelfscan/").get_data(True)
-    edited = copy.read_text("utf-8").replace(QUESTIONS[0]["vraag"], new)
-    copy.write_text(edited, "utf-8")
-    os.utime(copy, (1, 1))  # a different modification time, as any later save gives
+    edit(tmp_path / "content" / "zelfscan.yml", QUESTIONS[0]["vraag"], new)
     assert new in client.get("/zelfscan/").get_data(True)
+
+
+def test_a_version_that_fails_its_check_keeps_the_last_good_questions(app, client, tmp_path):
+    """A question left without answers is refused; the scan goes on with the last good file."""
+    app.config["CONTENT_DIR"] = str(content_copy(tmp_path))
+    assert QUESTIONS[0]["vraag"] in client.get("/zelfscan/").get_data(True)
+    edit(tmp_path / "content" / "zelfscan.yml", "    antwoorden:\n", "    antwoord:\n")
+    page = client.get("/zelfscan/")
+    assert page.status_code == 200 and QUESTIONS[0]["vraag"] in page.get_data(True)
 
 
 # -- in the browser -------------------------------------------------------------------------------
