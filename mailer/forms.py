@@ -74,17 +74,19 @@ def cleaned_by(check):
 
 class Said:
     """A WTForms validator whose message is a text of a data file in content/, looked up when
-    the message is shown, so a change to the file shows without a restart."""
+    the message is shown, so a change to the file shows without a restart. `{max}` in it is the
+    validator's own maximum (of `Length`)."""
 
-    def __init__(self, validator, words_file: str, key: str, **values):
-        self.validator, self.words_file, self.key, self.values = validator, words_file, key, values
+    def __init__(self, validator, words_file: str, key: str):
+        self.validator, self.words_file, self.key = validator, words_file, key
         self.field_flags = getattr(validator, "field_flags", {})  # e.g. `required`, `maxlength`
 
     def __call__(self, form, field) -> None:
         try:
             self.validator(form, field)
         except (StopValidation, ValidationError) as error:  # StopValidation ends the checks
-            raise type(error)(say(self.words_file, self.key, **self.values)) from None
+            message = say(self.words_file, self.key, max=getattr(self.validator, "max", ""))
+            raise type(error)(message) from None
 
 
 class PublicForm(FlaskForm):

@@ -418,6 +418,18 @@ def test_required_fields(app, client, smtp, field, message):
     assert_refused(app, smtp, response, field, message)
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("company_name", "W" * 201, "De naam mag niet langer zijn dan 200 tekens."),
+    ("contact_name", "A" * 101, "De naam mag niet langer zijn dan 100 tekens."),
+    ("contact_email", "a" * 64 + "@" + ("b" * 60 + ".") * 4 + "nl", "Het e-mailadres is te lang."),
+    ("website", "https://www.voorbeeld.nl/" + "p" * 200,
+     "Het webadres mag niet langer zijn dan 200 tekens."),
+])
+def test_too_long_values_are_refused_with_the_maximum(app, client, smtp, field, value, message):
+    response = post_registration(client, **{field: value})
+    assert_refused(app, smtp, response, field, message)
+
+
 def test_unknown_sector_is_refused(app, client, smtp):
     response = post_registration(client, sector="bakkerij")
     assert_refused(app, smtp, response, "sector", "Kies een sector uit de lijst.")

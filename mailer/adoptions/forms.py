@@ -130,7 +130,7 @@ class RegistrationForm(PublicForm):
 
     company_name = StringField(
         validators=[Said(DataRequired(), WORDS, "fouten.naam_leeg"),
-                    Said(Length(max=200), WORDS, "fouten.naam_te_lang", max=200),
+                    Said(Length(max=200), WORDS, "fouten.naam_te_lang"),
                     cleaned_by(check_plain_text)],
         render_kw={"autocomplete": "organization"},
     )
@@ -148,7 +148,7 @@ class RegistrationForm(PublicForm):
     )
     contact_name = StringField(
         validators=[Said(DataRequired(), WORDS, "fouten.contactpersoon_leeg"),
-                    Said(Length(max=100), WORDS, "fouten.contactpersoon_te_lang", max=100),
+                    Said(Length(max=100), WORDS, "fouten.contactpersoon_te_lang"),
                     cleaned_by(check_plain_text)],
         render_kw={"autocomplete": "name"},
     )
