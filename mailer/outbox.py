@@ -86,7 +86,8 @@ BLOCKS = {
 def render_mail(template: str, **context) -> tuple[str, str]:
     """The exact text and HTML parts of a mail, from its words in `content/mails.yml` filled
     with the values it was queued with. The HTML is made from the same text."""
-    mail, values = words("mails")[MAILS[template]], _values(context)
+    mails, values = words("mails"), _values(context)
+    mail = mails[MAILS[template]]
     if template == "adoption_approved":  # one text for a company on the public list, one not
         listed = (context.get("registration") or {}).get("list_publicly")
         text = mail["tekst_op_lijst" if listed else "tekst_niet_op_lijst"]
@@ -95,17 +96,20 @@ def render_mail(template: str, **context) -> tuple[str, str]:
     text = text.rstrip()
     home = Markup('<a href="{}" style="color:#8a3b12;">{}</a>').format(values["site"],
                                                                       values["site_naam"])
-    footer = Markup(fill(_lines(words("mails")["voettekst"]), site_naam=home))
+    footer = Markup(fill(_lines(mails["voettekst"]), site_naam=home))
     return fill(text, **values), render_template(
-        "email/_layout.html", title=mail_subject(template, **context), body=_html(text, values),
-        footer=footer)
+        "email/_layout.html", title=_one_line(fill(mail["onderwerp"], **values)),
+        body=_html(text, values), footer=footer)
 
 
 def mail_subject(template: str, **context) -> str:
-    """A mail's subject from `content/mails.yml`, filled with the values it is queued with, on
-    one line (a line break in a value cannot reach the header)."""
-    subject = fill(words("mails")[MAILS[template]]["onderwerp"], **_values(context))
-    return " ".join(subject.split())
+    """A mail's subject from `content/mails.yml`, filled with the values it is queued with."""
+    return _one_line(fill(words("mails")[MAILS[template]]["onderwerp"], **_values(context)))
+
+
+def _one_line(text: str) -> str:
+    """Text on one line: a line break in a value cannot reach a mail header."""
+    return " ".join(text.split())
 
 
 def _values(context: dict) -> dict:
