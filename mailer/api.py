@@ -17,16 +17,16 @@ CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=120, stale-if-error=
 
 
 class SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, never saved on an API answer.
+    """Flask's signed-cookie session, never saved on a public answer (the API, a badge).
 
-    The answers are public and cached by anyone: a cookie (or `Vary: Cookie`) on them would be
-    handed to others or defeat the cache. Extensions may still touch the session on every
-    request (the staff sign-in does); here that changes nothing.
+    Those answers are cached by anyone: a cookie (or `Vary: Cookie`) on them would be handed to
+    others or defeat the cache. Extensions may still touch the session on every request (the
+    staff sign-in does); there that changes nothing.
     """
 
     def save_session(self, app, session, response):
-        """Save the session as Flask does, except on the API's paths."""
-        if not request.path.startswith(bp.url_prefix + "/"):
+        """Save the session as Flask does, except on an answer marked `Cache-Control: public`."""
+        if not response.cache_control.public:
             super().save_session(app, session, response)
 
 

@@ -120,11 +120,15 @@ def test_an_approval_unlisting_and_import_show_at_the_very_next_request(app, cli
     assert client.get("/api/adoptions/count").json["count"] == 28
 
 
-def test_api_answers_set_no_cookie_and_do_not_vary_by_cookie(client):
+def test_public_answers_set_no_cookie_and_do_not_vary_by_cookie(client, runner, tmp_path):
+    """The API and the adopters' badges are cached by anyone: no visitor's cookie on them."""
+    import_csv(runner, tmp_path)
     client.get("/tip-een-collega/")  # the form gives this browser a session cookie
     assert client.get_cookie("session") is not None
-    for path in ("/api/adoptions/count", "/api/adoptions", "/api/openapi.json"):
+    for path in ("/api/adoptions/count", "/api/adoptions", "/api/openapi.json",
+                 "/deelnemers/energie-noord/badge.svg"):
         response = client.get(path)
+        assert response.status_code == 200, path
         assert "Set-Cookie" not in response.headers, path
         assert "cookie" not in response.headers.get("Vary", "").lower(), path
 
