@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from test_staff import add_registration, add_staff, post, sign_in
 
 from mailer.extensions import db
-from mailer.models import Setting
+from mailer.models import Setting, utcnow
 from mailer.staff import rebuild
 
 MAILER = Path(sys.executable).parent / "mailer"
@@ -111,3 +112,54 @@ def test_nothing_is_built_while_nothing_changed_or_a_burst_goes_on(make_app, own
         rebuild.mark_changed()
         db.session.commit()
         assert rebuild.rebuild_if_due() is None
+
+
+def test_the_overview_says_busy_until_the_build_is_swapped_in(make_app, own_site, monkeypatch):
+    """While the worker builds, the overview says the site is still being updated; only a build
+    that was swapped in makes it say the site shows the latest change."""
+    app = make_app(SITE_DIR=str(own_site), SITE_REBUILD_QUIET_SECONDS=0)
+    seen = []
+
+    def build() -> dict:
+        seen.append(rebuild.status())
+        return {"count": 25, "adopters": []}
+
+    monkeypatch.setattr(rebuild, "build", build)
+    with app.app_context():
+        rebuild.mark_changed()
+        db.session.commit()
+        assert rebuild.status()["current"] is False
+        assert rebuild.rebuild_if_due() is True
+        assert [status["current"] for status in seen] == [False]  # busy during the build
+        assert rebuild.status()["current"] is True
+        assert rebuild.rebuild_if_due() is None  # nothing left to build
+
+
+def test_a_build_whose_worker_died_is_built_again(make_app, own_site, monkeypatch):
+    """A worker killed mid-build leaves its claim: the change is not shown, and once the claim
+    is older than any build takes, a worker builds it; until then no second build starts."""
+    app = make_app(SITE_DIR=str(own_site), SITE_REBUILD_QUIET_SECONDS=0)
+    builds = []
+
+    def killed() -> dict:
+        builds.append("killed")
+        raise SystemExit("SIGTERM")  # not an Exception: nothing gives the claim back
+
+    def build() -> dict:
+        builds.append("built")
+        return {"count": 25, "adopters": []}
+
+    with app.app_context():
+        rebuild.mark_changed()
+        db.session.commit()
+        monkeypatch.setattr(rebuild, "build", killed)
+        with pytest.raises(SystemExit):
+            rebuild.rebuild_if_due()
+        db.session.rollback()
+        assert rebuild.status()["current"] is False
+        monkeypatch.setattr(rebuild, "build", build)
+        assert rebuild.rebuild_if_due() is None  # claimed a moment ago: it may still be busy
+        later = utcnow() + timedelta(seconds=rebuild.CLAIM_SECONDS)
+        assert rebuild.rebuild_if_due(later) is True
+        assert builds == ["killed", "built"]
+        assert rebuild.status()["current"] is True

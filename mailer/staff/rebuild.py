@@ -5,8 +5,10 @@ The outbox worker looks every few seconds (`rebuild_if_due`): once a burst of ch
 quiet for a few seconds, or has gone on for half a minute, one worker claims the build in the
 database (so two workers never build at once) and takes the steps of `make build`: the count
 and list the templates read (`mailer site-data`), the build into a new folder, and
-`finish_site`, which swaps it in whole. A failed build is logged, the old site stays, and the
-build is tried again a minute later.
+`finish_site`, which swaps it in whole. Only then is the change recorded as shown, which is what
+the overview reads. A failed build is logged, the old site stays, and the build is tried again a
+minute later; a build whose worker died is claimed again once its claim is older than a build
+can take.
 """
 
 import logging
@@ -28,8 +30,11 @@ from ..models import Setting, utcnow
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent.parent  # where mkdocs.yml is
-CHANGED = "site_changed_at"  # the last change the site does not show yet
-BUILT = "site_built_for"  # the change the last build (or the build under way) covers
+CHANGED = "site_changed_at"  # the last change to the public count or list
+SHOWN = "site_shown_for"  # the change the served site shows: set once its build is swapped in
+BUILT = "site_built_for"  # the change the last build (or the build under way) covers: the claim
+CLAIMED = "site_build_claimed_at"  # when that claim was made
+CLAIM_SECONDS = 900  # longer than any build takes (its command times out after 300 seconds)
 SINCE = "site_changed_since"  # the first change the site does not show yet
 RETRY = "site_build_retry_at"  # after a failed build: not before then
 NEVER = "-"
@@ -59,17 +64,20 @@ def rebuild_if_due(now: datetime | None = None) -> bool | None:
     now = now or utcnow()
     config = current_app.config
     # A plain read first: most polls find nothing to build and need no write lock.
-    changed, built = db.session.get(Setting, CHANGED), db.session.get(Setting, BUILT)
-    pending = changed is not None and (built is None or built.value != changed.value)
+    changed, shown = db.session.get(Setting, CHANGED), db.session.get(Setting, SHOWN)
+    pending = changed is not None and (shown is None or shown.value != changed.value)
     db.session.rollback()
     if not pending:
         return None
     begin_write()
     # Locked on PostgreSQL, so of several workers only one claims a build.
     changed = db.session.get(Setting, CHANGED, with_for_update=True)
-    built = db.session.get(Setting, BUILT)
-    if changed is None or (built is not None and built.value == changed.value):
+    shown, built = db.session.get(Setting, SHOWN), db.session.get(Setting, BUILT)
+    if changed is None or (shown is not None and shown.value == changed.value):
         db.session.rollback()
+        return None
+    if built is not None and built.value == changed.value and not _claim_expired(now):
+        db.session.rollback()  # another worker builds this change
         return None
     changed_at = datetime.fromisoformat(changed.value)
     quiet = now - changed_at >= timedelta(seconds=config["SITE_REBUILD_QUIET_SECONDS"])
@@ -85,7 +93,9 @@ def rebuild_if_due(now: datetime | None = None) -> bool | None:
         return None
     # Claim the build: the one transaction that moves BUILT to this change builds it.
     before = built.value if built is not None else NEVER
-    _set(BUILT, changed.value)
+    claimed = changed.value
+    _set(BUILT, claimed)
+    _set(CLAIMED, now.isoformat())
     _set(SINCE, now.isoformat())  # a change made during the build starts the next burst
     db.session.commit()
     try:
@@ -95,14 +105,28 @@ def rebuild_if_due(now: datetime | None = None) -> bool | None:
         db.session.rollback()  # the data's read, before the write that gives the build back
         begin_write()
         _set(BUILT, before)
+        _set(CLAIMED, NEVER)  # given back, also when it took over a dead worker's claim
         retry = now + timedelta(seconds=config["SITE_REBUILD_RETRY_SECONDS"])
         _set(RETRY, retry.isoformat())
         db.session.commit()
         return False
     db.session.rollback()  # ends the data's read
+    begin_write()
+    shown = db.session.get(Setting, SHOWN)
+    if shown is None or datetime.fromisoformat(shown.value) < datetime.fromisoformat(claimed):
+        _set(SHOWN, claimed)  # the served site now shows this change
+    db.session.commit()
     log.info("Site opnieuw gebouwd: %d deelnemers, %d op de lijst",
              data["count"], len(data["adopters"]))
     return True
+
+
+def _claim_expired(now: datetime) -> bool:
+    """Whether the build claimed last was given back, or its worker died before it ended."""
+    claimed = db.session.get(Setting, CLAIMED)
+    if claimed is None or claimed.value == NEVER:
+        return True
+    return now - datetime.fromisoformat(claimed.value) >= timedelta(seconds=CLAIM_SECONDS)
 
 
 def build() -> dict:
@@ -133,8 +157,8 @@ def build() -> dict:
 def status() -> dict:
     """Whether the public site shows the latest change, for the overview."""
     values = dict(db.session.execute(
-        select(Setting.key, Setting.value).where(Setting.key.in_([CHANGED, BUILT, RETRY]))).all())
+        select(Setting.key, Setting.value).where(Setting.key.in_([CHANGED, SHOWN, RETRY]))).all())
     retry = values.get(RETRY)
     failed = retry is not None and datetime.fromisoformat(retry) > utcnow()
-    return {"current": values.get(CHANGED) in (None, values.get(BUILT)), "failed": failed,
+    return {"current": values.get(CHANGED) in (None, values.get(SHOWN)), "failed": failed,
             "retry_at": datetime.fromisoformat(retry) if failed else None}
