@@ -17,6 +17,7 @@ import socket
 import time
 from datetime import timedelta
 from email import policy
+from email.charset import QP, Charset
 from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -194,6 +195,9 @@ def outbox_row(kind: str, to: str, subject: str, template: str,
 
 
 SMTP_AS_IS = policy.compat32.clone(linesep="\r\n", max_line_length=0)
+MAX_LINE = 998  # bytes, without the line end (RFC 5322, 2.1.1)
+QUOTED_PRINTABLE = Charset("utf-8")
+QUOTED_PRINTABLE.body_encoding = QP
 
 
 class OutboxMessage(Message):
@@ -210,6 +214,14 @@ class OutboxMessage(Message):
         if isinstance(self.sender, str) and self.sender.isascii():
             # Flask-Mail encodes even a plain ASCII name; the configured sender needs none of it.
             msg.replace_header("From", self.sender)
+        for part in msg.walk():
+            # Flask-Mail sends text as 8bit, unwrapped. A line over RFC 5322's 998 bytes (a long
+            # reason, a badge code with a long name) makes servers refuse the mail or cut it:
+            # such a part goes as quoted-printable, whose lines are short.
+            body = part.get_payload(decode=True) if not part.is_multipart() else None
+            if body and max(len(line) for line in body.splitlines()) > MAX_LINE:
+                del part["Content-Transfer-Encoding"]
+                part.set_payload(body.decode(part.get_content_charset()), QUOTED_PRINTABLE)
         return msg
 
 

@@ -243,3 +243,28 @@ def test_the_footer_is_the_files_with_a_link_to_the_site(make_app, tmp_path):
     assert ('<p style="font-size:14px;color:#4a4f55;">Met dank &lt;3 · <a href="'
             f'{SITE}/" style="color:#8a3b12;">schuldeiserscoalitie.test</a></p>') in html
     assert "Schuldeiserscoalitie ·" not in html
+
+
+def test_a_long_line_is_sent_whole_within_the_line_limit(app, smtp):
+    """A long reason and a badge code with a long quoted name pass a server that holds to
+    RFC 5322's 998 bytes a line, and arrive whole."""
+    reason = "Geen beleid gevonden & " * 60  # one line of about 1,400 characters
+    name = 'Bakker & Zn "De Eik" ' * 9  # the badge code's line, escaped, is far longer
+    with app.test_request_context():
+        registration = {"company_name": name, "contact_name": "Anna", "kvk": "12345678",
+                        "list_publicly": True}
+        approved = {"registration": registration, "list_url": f"{SITE}/deelnemers/#x",
+                    "snippet": f'<a href="{SITE}/deelnemers/#x"><img alt="{name}"></a>'}
+        for template, context in (("adoption_rejected", {"registration": registration,
+                                                         "reason": reason}),
+                                  ("adoption_approved", approved)):
+            queue_mail(template, "anna@example.nl", mail_subject(template, **context), template,
+                       **context)
+        db.session.commit()
+    assert deliver(app) == {"sent": 2, "retried": 0, "failed": 0}
+    for envelope, mail in smtp.received:
+        assert max(len(line) for line in envelope.content.split(b"\r\n")) <= 998
+    text, html = parts(smtp.messages[0])
+    assert reason.strip() in text and reason.strip().replace("&", "&amp;") in html
+    text, html = parts(smtp.messages[1])
+    assert approved["snippet"] in text
