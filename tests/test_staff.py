@@ -308,6 +308,20 @@ def test_sessions_end_after_idle_and_absolute_timeouts(app):
     assert client.get("/beheer/").status_code == 302
 
 
+def test_a_timeout_ends_only_its_own_session(app):
+    """One browser idle too long is signed out; the account's other session stays, and the
+    timeout is not logged as a sign-out."""
+    add_staff(app)
+    office, laptop = app.test_client(), app.test_client()
+    secret = sign_in(office)
+    sign_in(laptop, secret=secret)
+    with laptop.session_transaction() as session:
+        session["staff_seen"] -= 31 * 60
+    assert laptop.get("/beheer/").status_code == 302
+    assert office.get("/beheer/").status_code == 200
+    assert "afgemeld" not in audit_actions(app)
+
+
 def test_sign_out_is_a_post_and_ends_every_session_of_the_account(app):
     """GET does not sign out; POST does, and a copy of the old cookie no longer works."""
     add_staff(app)

@@ -11,7 +11,7 @@ import re
 import time
 from pathlib import Path
 
-from flask import Flask, abort, current_app, flash, render_template, request, session
+from flask import Flask, abort, current_app, flash, g, render_template, request, session
 from flask_babel import Babel
 from flask_login import user_logged_in, user_logged_out
 from flask_security import (
@@ -307,6 +307,7 @@ def _enforce_timeouts() -> None:
     since, seen = session.get("staff_since", 0), session.get("staff_seen", 0)
     if (now - since > config["STAFF_SESSION_HOURS"] * 3600
             or now - seen > config["STAFF_IDLE_MINUTES"] * 60):
+        g.staff_timed_out = True  # ends this session only: see _signed_out
         logout_user()
         for key in ("staff_since", "staff_seen"):
             session.pop(key, None)
@@ -338,12 +339,13 @@ def _signed_in(app: Flask, user: StaffUser) -> None:
 
 
 def _signed_out(app: Flask, user: StaffUser) -> None:
-    """Signing out ends every session of the account: its session key changes."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    """Signing out ends every session of the account: its session key changes.
+
+    A timeout ends only the session that timed out, and is no sign-out: the account's other
+    sessions stay. Every other sign-out is a staff POST, whose transaction began as a writer.
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or g.get("staff_timed_out"):
         return
-    # Also called from a GET (a timeout): begin as a writer, before the user is read again.
-    db.session.rollback()
-    begin_write()
     datastore.set_uniquifier(user)
     record("afgemeld", actor=user.email)
     db.session.commit()
