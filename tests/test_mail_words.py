@@ -262,7 +262,7 @@ def test_a_long_line_is_sent_whole_within_the_line_limit(app, smtp):
                        **context)
         db.session.commit()
     assert deliver(app) == {"sent": 2, "retried": 0, "failed": 0}
-    for envelope, mail in smtp.received:
+    for envelope, _ in smtp.received:
         assert max(len(line) for line in envelope.content.split(b"\r\n")) <= 998
     text, html = parts(smtp.messages[0])
     assert reason.strip() in text and reason.strip().replace("&", "&amp;") in html
