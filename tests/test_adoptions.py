@@ -523,6 +523,27 @@ def test_reject_needs_a_reason(app, client, runner, smtp):
     assert statuses(app) == ["pending"]
 
 
+@pytest.mark.parametrize("reason, message", [
+    ("Te lang. " * 250, "niet langer zijn dan 2000 tekens"),
+    ("Nee\x00", "onzichtbare tekens"),
+    ("Nee \u202egnigew", "onzichtbare tekens"),
+])
+def test_reject_refuses_a_reason_the_mail_cannot_carry(app, client, runner, smtp, reason, message):
+    register_and_confirm(client, app, smtp)
+    result = runner.invoke(args=["adoptions", "reject", "12345678", "--reason", reason])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert statuses(app) == ["pending"]
+
+
+def test_reject_keeps_the_line_breaks_of_a_reason(app, client, runner, smtp):
+    register_and_confirm(client, app, smtp)
+    result = runner.invoke(args=["adoptions", "reject", "12345678", "--reason",
+                                 "Eerste punt.\r\n\tTweede punt."])
+    assert result.exit_code == 0, result.output
+    assert "Eerste punt.\r\n\tTweede punt." in text_part(deliver(app, smtp)[-1])
+
+
 @pytest.mark.parametrize("args, message", [
     (["approve", "12345678"], "geen aanmelding"),
     (["approve", "1234"], "precies 8 cijfers"),
@@ -648,7 +669,8 @@ def test_badge_is_an_accessible_cacheable_svg_with_the_name_escaped(client, runn
     assert again.status_code == 304
 
 
-@pytest.mark.parametrize("slug", ["bestaat-niet", "woonstichting-t-dorp"])
+@pytest.mark.parametrize("slug", ["bestaat-niet", "woonstichting-t-dorp", "%00", "Energie",
+                                  "a" * 300])
 def test_no_badge_for_unknown_or_unlisted_adopters(client, runner, tmp_path, slug):
     path = tmp_path / "deelnemers.csv"
     path.write_text(CSV, encoding="utf-8")
@@ -706,6 +728,23 @@ def test_the_csv_import_refuses_formulas_row_by_row(app, runner, tmp_path):
     result = runner.invoke(args=["adoptions", "import", str(path)])
     assert result.exit_code == 1
     assert result.output.count("Begin niet met =, +, - of @") == 2
+    with app.app_context():
+        assert list(db.session.scalars(select(Registration.company_name))) == ["Ook Goed"]
+
+
+def test_the_csv_import_refuses_what_the_form_refuses_and_echoes_no_whole_cell(app, runner,
+                                                                            tmp_path):
+    """A contact name over 100 characters is refused, not cut short; a long bad cell is not
+    printed back whole."""
+    path = tmp_path / "import.csv"
+    path.write_text("company_name,kvk,sector,contact_name,list_publicly\n"
+                    f"Lang Bedrijf,11111111,energie,{'A' * 101},ja\n"
+                    f"Raar Bedrijf,22222222,water,Anna,{'x' * 5000}\n"
+                    "Ook Goed,33333333,water,Anna,nee\n", encoding="utf-8")
+    result = runner.invoke(args=["adoptions", "import", str(path)])
+    assert result.exit_code == 1
+    assert "langer dan 100 tekens" in result.output
+    assert "x" * 41 not in result.output and "x" * 40 in result.output
     with app.app_context():
         assert list(db.session.scalars(select(Registration.company_name))) == ["Ook Goed"]
 

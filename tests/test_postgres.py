@@ -180,3 +180,9 @@ def test_concurrent_submits_with_several_colleagues_never_deadlock_or_pass_a_lim
     assert list(outcomes.values()).count(SENT) == 10  # 10 submits of 3 fill the 30
     with pg_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 30
+
+
+def test_a_nul_in_a_badge_address_is_a_plain_404_on_postgres(pg_app):
+    """PostgreSQL refuses a NUL in a text value with an error: the address never reaches it."""
+    response = pg_app.test_client().get("/deelnemers/a%00b/badge.svg")
+    assert response.status_code == 404

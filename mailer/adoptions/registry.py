@@ -6,6 +6,7 @@ or a command) commits it.
 
 import csv
 import io
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import limits
 from ..extensions import begin_write, db
+from ..forms import has_control_characters
 from ..models import Registration, Setting, utcnow
 from ..outbox import mail_subject, queue_mail
 from ..security import keyed_hash, mailbox, new_token, token_hash
@@ -32,6 +34,8 @@ from .forms import (
 )
 
 BEFORE_REGISTRY = "adopters_before_registry"
+REASON_MAX = 2000  # characters of a rejection reason, as the staff form allows
+SLUG = re.compile(r"[a-z0-9-]{1,220}")  # what slugify makes, with "-<kvk>" when needed
 REGISTRATION_FIELDS = ("company_name", "kvk", "sector", "website", "contact_name", "contact_email",
                        "adopted_policy", "warm_referral", "list_publicly")
 STATUS_NAMES = {
@@ -124,7 +128,10 @@ def snapshot() -> dict:
 
 
 def listed_adopter(slug: str) -> Registration | None:
-    """The approved, listed adopter with this slug, for its badge."""
+    """The approved, listed adopter with this slug, for its badge; None for any other address
+    (a slug is what `slugify` makes: PostgreSQL would refuse a NUL in it with an error)."""
+    if not SLUG.fullmatch(slug):
+        return None
     return db.session.scalar(
         select(Registration).where(Registration.slug == slug, Registration.status == "approved",
                                    Registration.list_publicly.is_(True))
@@ -301,6 +308,11 @@ def reject(kvk: str, reason: str, registration_id: int | None = None) -> Registr
     reason = reason.strip()
     if not reason:
         raise RegistryError("Geef een reden op met --reason. De contactpersoon krijgt die te zien.")
+    if len(reason) > REASON_MAX:
+        raise RegistryError(f"De reden mag niet langer zijn dan {REASON_MAX} tekens.")
+    if has_control_characters(re.sub(r"[\r\n\t]", "", reason)):
+        raise RegistryError("Gebruik in de reden geen onzichtbare tekens: alleen tekst, "
+                            "regeleinden en tabs.")
     registration = _pending(kvk, registration_id, "afwijzen")
     registration.status = "rejected"
     registration.decided_at = utcnow()
@@ -365,7 +377,10 @@ def _imported(row: dict) -> Registration:
         raise ValueError("de naam van de onderneming ontbreekt of is te lang")
     listed = value.get("list_publicly", "").lower()
     if listed not in ("", "ja", "nee", "1", "0", "true", "false", "yes", "no"):
-        raise ValueError(f"list_publicly moet ja of nee zijn, niet {listed!r}")
+        raise ValueError(f"list_publicly moet ja of nee zijn, niet {listed[:40]!r}")
+    contact = check_plain_text(value.get("contact_name", ""))
+    if len(contact) > 100:
+        raise ValueError("de naam van de contactpersoon is langer dan 100 tekens")
     now = utcnow()
     email = value.get("contact_email", "")
     if email:
@@ -375,7 +390,7 @@ def _imported(row: dict) -> Registration:
         kvk=check_kvk(value.get("kvk", "")),
         sector=check_sector(value.get("sector", "")),
         website=check_website(value.get("website", "")),
-        contact_name=check_plain_text(value.get("contact_name", ""))[:100],
+        contact_name=contact,
         contact_email=email,
         adopted_policy=True,
         list_publicly=listed in ("ja", "1", "true", "yes"),
