@@ -456,6 +456,25 @@ def test_unlist_and_the_number_before_the_registry(app, staff_client):
         as_text=True)
 
 
+def test_unlisting_a_pending_registration_leaves_the_adopter_of_its_kvk_listed(app,
+                                                                               staff_client):
+    """Unlisting acts on the registration it names: a pending one with the listed adopter's
+    KvK number is refused, and the adopter stays on the list."""
+    adopter = add_registration(app, status="approved", kvk="12345678", name="Waterbedrijf Oost")
+    pending = add_registration(app, kvk="12345678", name="Waterbedrijf Oost Nieuw")
+    response = post(staff_client, f"/beheer/deelnemers/{pending}/van-de-lijst",
+                    page="/beheer/deelnemers/")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Registration, adopter).list_publicly is True
+        assert db.session.get(Registration, pending).list_publicly is True
+    assert "van de openbare lijst gehaald" not in audit_actions(app)
+    assert "bestaat niet (meer)" in staff_client.get("/beheer/deelnemers/").get_data(
+        as_text=True)
+    assert staff_client.get(f"/beheer/deelnemers/{pending}/").status_code == 404
+    assert staff_client.get(f"/beheer/deelnemers/{adopter}/").status_code == 200
+
+
 def test_the_number_before_the_registry_may_be_zero(app, staff_client):
     """0 is a number staff may set; an empty field is refused."""
     post(staff_client, "/beheer/deelnemers/voor-het-register", {"number": ""},

@@ -171,10 +171,15 @@ def adopters():
 def unlist(registration_id: int):
     """Take an adopter off the public list; it still counts."""
     return _change_adopter(
-        db.get_or_404(Registration, registration_id),
-        lambda registration: registry.unlist(registration.kvk),
+        db.get_or_404(Registration, registration_id), _unlist,
         "van de openbare lijst gehaald", "{name} staat niet meer op de openbare lijst (telt wel "
         "mee). De site toont het binnen een minuut.", ".adopters")
+
+
+def _unlist(registration: Registration) -> None:
+    """Take this registration off the list if it is an adopter; by its id, not its KvK number,
+    which a pending or rejected registration may share with the approved one."""
+    registry.approved_adopter(registration.id).list_publicly = False
 
 
 @bp.post("/deelnemers/voor-het-register")
@@ -194,8 +199,9 @@ def before_registry():
 @bp.get("/deelnemers/<int:registration_id>/")
 def edit_adopter_form(registration_id: int):
     """The public fields of one adopter, and the button that removes it."""
-    registration = db.get_or_404(Registration, registration_id)
-    if registration.status != "approved":
+    try:
+        registration = registry.approved_adopter(registration_id)
+    except registry.RegistryError:
         abort(404)
     return _adopter_page(AdopterForm(obj=registration), registration)
 
