@@ -515,6 +515,20 @@ def test_reject_mails_the_reason(app, client, runner, smtp):
     assert count(client) == 25
 
 
+def test_a_rejection_is_logged_but_rebuilds_nothing(app, client, runner, smtp):
+    """A pending registration never counted: rejecting it changes nothing on the site."""
+    from mailer.models import AuditEntry
+    from mailer.staff.rebuild import CHANGED
+
+    register_and_confirm(client, app, smtp)
+    result = runner.invoke(args=["adoptions", "reject", "12345678", "--reason", "Geen beleid."])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert [(e.actor, e.action, e.record) for e in db.session.scalars(select(AuditEntry))] == [
+            ("opdrachtregel", "aanmelding afgewezen", "12345678")]
+        assert db.session.get(Setting, CHANGED) is None
+
+
 def test_reject_needs_a_reason(app, client, runner, smtp):
     register_and_confirm(client, app, smtp)
     result = runner.invoke(args=["adoptions", "reject", "12345678", "--reason", "  "])
@@ -776,7 +790,7 @@ def test_command_line_changes_are_logged_and_mark_the_site_for_a_rebuild(app, ru
         entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         assert [(e.actor, e.action, e.record) for e in entries] == [
             ("opdrachtregel", "deelnemers geïmporteerd", "CSV-bestand"),
-            ("opdrachtregel", "van de lijst gehaald", "55555555")]
+            ("opdrachtregel", "van de openbare lijst gehaald", "55555555")]
         assert "geheim" not in " ".join(str(e.detail) for e in entries)
         assert db.session.get(Setting, CHANGED) is not None
 

@@ -48,7 +48,8 @@ def list_registrations(status: str | None):
 @with_appcontext
 def approve(kvk: str, registration_id: int | None):
     """Keur de bevestigde aanmelding van een KvK-nummer goed; de contactpersoon krijgt een mail."""
-    registration = _run(registry.approve, kvk, registration_id)
+    registration = _run(registry.approve, kvk, registration_id, logged="aanmelding goedgekeurd",
+                        record=kvk, rebuild=True)
     listed = "op de openbare lijst" if registration.list_publicly else "niet op de lijst"
     click.echo(f"Goedgekeurd: {_printable(registration.company_name)} (KvK {registration.kvk}); "
                f"{listed}. Teller nu: {registry.adoption_count()['count']}. "
@@ -63,7 +64,8 @@ def approve(kvk: str, registration_id: int | None):
 @with_appcontext
 def reject(kvk: str, reason: str, registration_id: int | None):
     """Wijs de bevestigde aanmelding van een KvK-nummer af; de contactpersoon krijgt de reden."""
-    registration = _run(registry.reject, kvk, reason, registration_id)
+    registration = _run(registry.reject, kvk, reason, registration_id,
+                        logged="aanmelding afgewezen", record=kvk)
     click.echo(f"Afgewezen: {_printable(registration.company_name)} (KvK {registration.kvk}). "
                "De mail met de reden staat in de outbox.")
 
@@ -73,7 +75,8 @@ def reject(kvk: str, reason: str, registration_id: int | None):
 @with_appcontext
 def unlist(kvk: str):
     """Haal een onderneming van de openbare lijst; zij telt nog wel mee."""
-    registration = _run(registry.unlist, kvk)
+    registration = _run(registry.unlist, kvk, logged="van de openbare lijst gehaald", record=kvk,
+                        rebuild=True)
     click.echo(f"Van de lijst gehaald: {_printable(registration.company_name)} "
                f"(KvK {registration.kvk}). "
                f"Telt nog mee; teller nu: {registry.adoption_count()['count']}.")
@@ -87,7 +90,9 @@ def unlist(kvk: str):
 @with_appcontext
 def import_csv(file):
     """Import approved adopters from a CSV file (the help text lists the columns and sectors)."""
-    results = _run(registry.import_adopters, file.read())
+    # Of an import only that it happened (no names).
+    results = _run(registry.import_adopters, file.read(), logged="deelnemers geïmporteerd",
+                   record="CSV-bestand", rebuild=True)
     for line, _, message in results:
         click.echo(f"regel {line}: {message}")
     outcomes = [outcome for _, outcome, _ in results]
@@ -112,7 +117,8 @@ def purge():
 def before_registry(number: int | None):
     """Toon of zet het aantal ondernemingen dat meedeed vóór het online register."""
     if number is not None:
-        _run(registry.set_adopters_before_registry, number)
+        _run(registry.set_adopters_before_registry, number,
+             logged="aantal van vóór het register gewijzigd", record=str(number), rebuild=True)
     click.echo(f"Vóór het register: {registry.adopters_before_registry()}; "
                f"teller nu: {registry.adoption_count()['count']}")
 
@@ -125,20 +131,14 @@ class StaffError(click.ClickException):
         click.echo(f"Fout: {self.format_message()}", err=True)
 
 
-# Actions that change the public count or list: logged, and the worker rebuilds the site.
-CHANGES_SITE = {registry.approve: "goedgekeurd", registry.reject: "afgewezen",
-                registry.unlist: "van de lijst gehaald",
-                registry.import_adopters: "deelnemers geïmporteerd",
-                registry.set_adopters_before_registry: "aantal vóór het register gezet"}
-
-
-def _run(action, *args):
+def _run(action, *args, logged: str = "", record: str = "", rebuild: bool = False):
     """Run a registry action and commit it; show its Dutch message and exit non-zero if it can't.
 
-    A change to the adopters is written in the staff log (as done on the command line) and
-    marks the site for the worker's rebuild, in the same transaction, as the staff pages do.
+    `logged` names the action in the staff log, as the staff pages name it, with `record` (as
+    done on the command line); `rebuild` marks the site for the worker's rebuild, for a change
+    to the public count or list. Both in the action's transaction, as the staff pages do.
     """
-    from ..staff.audit import record
+    from ..staff.audit import record as log_action
     from ..staff.rebuild import mark_changed
 
     try:
@@ -146,10 +146,9 @@ def _run(action, *args):
     except registry.RegistryError as error:
         db.session.rollback()
         raise StaffError(str(error)) from None
-    if action in CHANGES_SITE:
-        # The KvK number or the number set; of an import only that it happened (no names).
-        what = "CSV-bestand" if action is registry.import_adopters else str(args[0])
-        record(CHANGES_SITE[action], record=what, actor="opdrachtregel")
+    if logged:
+        log_action(logged, record=record, actor="opdrachtregel")
+    if rebuild:
         mark_changed()
     db.session.commit()
     return result
