@@ -843,6 +843,7 @@ def test_accounts_page_is_for_admins_who_block_and_reset(app):
     with app.app_context():
         user = db.session.get(StaffUser, user_id)
         assert user.active and user.tf_totp_secret is None
+        assert user.tf_primary_method is None and user.mf_recovery_codes is None
     sign_in(app.test_client())  # sets the app up again
     assert audit_actions(app)[-4:-1] == ["account geblokkeerd", "account gedeblokkeerd",
                                          "tweede stap opnieuw ingesteld"]

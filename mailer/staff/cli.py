@@ -98,9 +98,7 @@ def reset(email: str):
     """Nieuw wachtwoord en de authenticator-app opnieuw instellen (telefoon kwijt)."""
     user = _account(email)
     user.password = hash_password(_password())
-    user.tf_primary_method = user.tf_totp_secret = None
-    user.mf_recovery_codes = None
-    datastore.set_uniquifier(user)  # every open session of the account ends
+    datastore.reset_user_access(user)  # app and recovery codes gone; every session ends
     record("account hersteld", user.email, "nieuw wachtwoord, tweede stap opnieuw instellen",
            actor=_actor())
     db.session.commit()

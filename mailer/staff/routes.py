@@ -454,9 +454,7 @@ def reset_second_step(user_id: int):
     """Make an account set up its authenticator app again (a lost phone); it is signed out."""
     _require_admin()
     user = db.get_or_404(StaffUser, user_id)
-    user.tf_primary_method = user.tf_totp_secret = None
-    user.mf_recovery_codes = None
-    datastore.set_uniquifier(user)
+    datastore.reset_user_access(user)  # app and recovery codes gone; every session ends
     audit.record("tweede stap opnieuw ingesteld", user.email)
     return done(f"{user.email} stelt bij de volgende aanmelding de authenticator-app opnieuw in.",
                 ".accounts")
