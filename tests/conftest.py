@@ -40,11 +40,10 @@ def migrated_database(path: Path) -> str:
     return uri
 
 
-def build_site(dest: Path, database_uri: str) -> Path:
+def build_site(dest: Path, database_uri: str, data: Path | None = None) -> Path:
     """Build the MkDocs site into `dest` as `make build` does: with the count and list written
-    from `database_uri` first, unless MAILER_SITE_DATA already names a file to build from."""
-    data = os.environ.get("MAILER_SITE_DATA")
-    if not data:
+    from `database_uri` first, unless `data` names a file to build from (MAILER_SITE_DATA)."""
+    if data is None:
         data = dest.parent / "site-data.yml"
         with create_app({**TEST_KEYS, "SQLALCHEMY_DATABASE_URI": database_uri}).app_context():
             write_site_data(data)

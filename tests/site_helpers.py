@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import os
 import threading
 from datetime import datetime
 from functools import partial
@@ -158,7 +157,7 @@ def build_site_with_registrations(base: Path, rows: list[dict],
     return build_site_from_data(base, uri, snapshot), snapshot
 
 
-def write_site_data(path: Path, snapshot: dict) -> Path:
+def write_snapshot(path: Path, snapshot: dict) -> Path:
     """Write the data a build reads (mkdocs.yml INHERITs it): the count and the public list."""
     path.write_text(yaml.safe_dump({"extra": {"adoptions": snapshot}}, allow_unicode=True),
                     encoding="utf-8")
@@ -166,19 +165,10 @@ def write_site_data(path: Path, snapshot: dict) -> Path:
 
 
 def build_site_from_data(base: Path, database_uri: str, snapshot: dict) -> Path:
-    """Build the site into `base/site` from `snapshot`, written where MAILER_SITE_DATA points."""
+    """Build the site into `base/site` from `snapshot`, as a build with MAILER_SITE_DATA does."""
     from conftest import build_site
 
-    data = write_site_data(base / "site-data.yml", snapshot)
-    before = os.environ.get("MAILER_SITE_DATA")
-    os.environ["MAILER_SITE_DATA"] = str(data)
-    try:
-        return build_site(base / "site", database_uri)
-    finally:
-        if before is None:
-            del os.environ["MAILER_SITE_DATA"]
-        else:
-            os.environ["MAILER_SITE_DATA"] = before
+    return build_site(base / "site", database_uri, write_snapshot(base / "site-data.yml", snapshot))
 
 
 class _PageText(HTMLParser):

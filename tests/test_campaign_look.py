@@ -280,8 +280,6 @@ def test_sectors_cover_the_creditors_of_households():
 
 def front_matter(name: str) -> dict:
     """The front matter of a page in content/."""
-    import yaml
-
     text = (Path(__file__).resolve().parent.parent / "content" / name).read_text(encoding="utf-8")
     return yaml.safe_load(text.split("---\n")[1])
 
@@ -333,7 +331,7 @@ def adopters_site(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("address", ["", "vragen@voorbeeld.nl"])
-def test_contact_box_words_come_from_the_contact_page(tmp_path, monkeypatch, address):
+def test_contact_box_words_come_from_the_contact_page(tmp_path, address):
     """Contact's box about data and the site: its words from content/contact.md, with the
     coalition's address (MAILER_CONTACT_EMAIL) as a mail link where the words say {adres}."""
     from conftest import build_site
@@ -342,8 +340,7 @@ def test_contact_box_words_come_from_the_contact_page(tmp_path, monkeypatch, add
     data = tmp_path / "site-data.yml"
     data.write_text(yaml.safe_dump({"extra": {"adoptions": {"count": 25, "adopters": []},
                                               "contact_email": address}}), encoding="utf-8")
-    monkeypatch.setenv("MAILER_SITE_DATA", str(data))
-    page = " ".join(built(build_site(tmp_path / "site", ""), "/contact/").split())
+    page = " ".join(built(build_site(tmp_path / "site", "", data), "/contact/").split())
     assert f'<h2 id="vragen-over-deze-website">{words["kop"]}</h2>' in page
     assert " ".join(words["tekst"].split()) in page
     if address:

@@ -8,7 +8,7 @@ import pytest
 from conftest import finished_copy
 from site_helpers import PAGES, SiteServer
 
-from mailer.build import finish_site
+from mailer.build import CANONICAL, finish_site
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def finished_site(site_dir, tmp_path_factory):
 def site_url(site) -> str:
     """The site's own address, as the home page's canonical link gives it."""
     home = (site / "index.html").read_text(encoding="utf-8")
-    return re.search(r'<link rel="canonical" href="([^"]+)"', home).group(1)
+    return CANONICAL.search(home).group(1)
 
 
 @pytest.mark.browser
