@@ -7,7 +7,6 @@ or a command) commits it.
 import csv
 import io
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -341,10 +340,13 @@ def import_adopters(text: str) -> list[tuple[int, str, str]]:
     `export_adopters` write them). A KvK number that is already approved is skipped.
     """
     text = text.lstrip("\ufeff")
-    with _readable_csv():
+    try:
         reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
         columns = reader.fieldnames or []
         rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as error:  # a field over the csv module's size limit, a stray quote
+        raise RegistryError(f"Dit CSV-bestand is niet te lezen ({error}). Controleer het "
+                            "bestand en probeer het opnieuw.") from None
     missing = {"company_name", "kvk", "sector"} - set(columns)
     if missing:
         raise RegistryError("Kolommen ontbreken in de eerste regel: " + ", ".join(sorted(missing)))
@@ -530,17 +532,6 @@ def _delimiter(text: str) -> str:
     """The separator of a CSV text: `;` when its first line has more of those than `,`."""
     first = text.split("\n", 1)[0]
     return ";" if first.count(";") > first.count(",") else ","
-
-
-@contextmanager
-def _readable_csv():
-    """Turn the csv module's refusal (a field over its size limit, a stray quote) into a Dutch
-    RegistryError, which the import page and the command show."""
-    try:
-        yield
-    except csv.Error as error:
-        raise RegistryError(f"Dit CSV-bestand is niet te lezen ({error}). Controleer het "
-                            "bestand en probeer het opnieuw.") from None
 
 
 def contact_reply_to() -> dict[str, str] | None:
