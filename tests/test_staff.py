@@ -543,6 +543,19 @@ def test_mail_previews_render_every_template(app, staff_client):
         assert expected in text, expected
 
 
+def test_the_tip_preview_has_the_opt_out_link_a_real_tip_has(app, staff_client):
+    """The sample tip is made as a real one is: its opt-out link is one the site honours."""
+    from mailer.invites.email import opted_out_hash
+    from mailer.staff.figures import SAMPLE_TIP_ADDRESS
+
+    html = unescape(staff_client.get("/beheer/e-mails/").get_data(as_text=True))
+    site = app.config["SITE_URL"]
+    tokens = set(re.findall(re.escape(f"{site}/tip-een-collega/afmelden/") + r"([\w.-]+)", html))
+    assert len(tokens) == 1
+    with app.test_request_context():
+        assert opted_out_hash(tokens.pop()) == address_hash(SAMPLE_TIP_ADDRESS)
+
+
 def test_mail_previews_show_the_subjects_and_badge_addresses_the_real_mails_have(app, staff_client):
     """The approval and rejection mails queued for real carry the subjects the previews show,
     and the preview's badge lives where a real one does."""

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from ..adoptions import registry
 from ..adoptions.forms import SECTORS, slugify
 from ..extensions import db
+from ..invites.email import invitation
 from ..models import OptOut, OutboxMail, Registration, WeeklyTips, utcnow
 from ..outbox import mail_subject, render_mail
 from .review import review_mail_values
@@ -146,6 +147,9 @@ def chart_svg(rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
+SAMPLE_TIP_ADDRESS = "jan.jansen@voorbeeld.nl"  # the made-up colleague of the sample tip
+
+
 def sample_mails() -> list[dict]:
     """Every mail rendered with made-up data, as the recipient would see it: its subject,
     text and HTML from `content/mails.yml`, as the real mails have them."""
@@ -164,8 +168,7 @@ def sample_contexts() -> list[tuple[str, str, dict]]:
                     "kvk": "12345678", "list_publicly": True}
     return [
         ("Tip aan een collega", "invitation",
-         {"voornaam": "Jan", "achternaam": "Jansen",
-          "opt_out_url": f"{site}/tip-een-collega/afmelden/voorbeeld"}),
+         invitation({"voornaam": "Jan", "achternaam": "Jansen"}, SAMPLE_TIP_ADDRESS)["context"]),
         ("Aanmelding bevestigen", "adoption_confirmation",
          {"registration": registration, "confirm_url": f"{site}/meedoen/bevestigen/voorbeeld",
           "hours": current_app.config["JOIN_TOKEN_HOURS"], "sector": SECTORS["energie"]}),

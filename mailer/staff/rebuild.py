@@ -24,12 +24,12 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from .. import ROOT  # where mkdocs.yml is
 from ..build import finish_site, write_site_data
 from ..extensions import begin_write, db
 from ..models import Setting, utcnow
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent.parent  # where mkdocs.yml is
 CHANGED = "site_changed_at"  # the last change to the public count or list
 SHOWN = "site_shown_for"  # the change the served site shows: set once its build is swapped in
 BUILT = "site_built_for"  # the change the last build (or the build under way) covers: the claim

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from ..adoptions import registry
 from ..adoptions.forms import SECTORS
 from ..extensions import db
+from ..invites.email import opt_out
 from ..models import OptOut, OutboxMail, Registration, StaffUser, utcnow
 from ..pages import render_page
 from ..security import address_hash, serializer
@@ -406,7 +407,7 @@ def add_opt_out():
     hashed = address_hash(form.address.data)
     if db.session.get(OptOut, hashed) is not None:
         return refused("Dit adres was al afgemeld.", ".opt_outs")
-    db.session.add(OptOut(address_hash=hashed))
+    opt_out(hashed)
     audit.record("afmelding toegevoegd")
     return done("Het adres is afgemeld: het krijgt geen tips meer.", ".opt_outs")
 
