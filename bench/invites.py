@@ -63,8 +63,11 @@ end
 """
 
 
-def peer_app():
-    """The idiomatic peer: a Flask form POST that stores one row with Flask-SQLAlchemy."""
+def peer_app(uri: str | None = None, create_tables: bool = False):
+    """The idiomatic peer: a Flask form POST that stores one row with Flask-SQLAlchemy.
+
+    Gunicorn's workers call it bare, with the database in MAILER_SQLALCHEMY_DATABASE_URI;
+    `prepare` makes its table once, before they start (four at once would race each other)."""
     from datetime import datetime
 
     from flask import Flask, redirect, request
@@ -72,7 +75,7 @@ def peer_app():
     from sqlalchemy.orm import Mapped, mapped_column
 
     app = Flask("peer")
-    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["MAILER_SQLALCHEMY_DATABASE_URI"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri or os.environ["MAILER_SQLALCHEMY_DATABASE_URI"]
     db = SQLAlchemy(app)
 
     class Submission(db.Model):
@@ -82,7 +85,7 @@ def peer_app():
         pending: Mapped[str]
         created_at: Mapped[datetime] = mapped_column(default=datetime.now)
 
-    if os.environ.get("BENCH_CREATE_TABLES"):  # once, before the workers start (see prepare)
+    if create_tables:
         with app.app_context():
             db.create_all()
 
@@ -117,12 +120,7 @@ def prepare(uri: str, bodies: Path, count: int) -> None:
             client = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
             lines.append(client + "\t" + urlencode({"pending": sign_pending(pending, None)}))
     bodies.write_text("\n".join(lines))
-    # The peer's table, made here: four workers making it at once would race each other.
-    os.environ.update(BENCH_CREATE_TABLES="1", MAILER_SQLALCHEMY_DATABASE_URI=uri)
-    try:
-        peer_app()
-    finally:
-        del os.environ["BENCH_CREATE_TABLES"]
+    peer_app(uri, create_tables=True)
 
 
 def load(port: int, seconds: float, connections: int, bodies: Path, offset: int) -> tuple:

@@ -13,7 +13,6 @@ Usage: .venv/bin/python bench/parts.py [--requests 2000]
 
 import argparse
 import io
-import os
 import sqlite3
 import sys
 import tempfile
@@ -126,8 +125,7 @@ def submit(tmp: Path, count: int) -> None:
     bodies = tmp / "bodies.txt"
     invites.prepare(uri, bodies, 2 * count + 400)
     lines = iter(bodies.read_text().splitlines())
-    os.environ["MAILER_SQLALCHEMY_DATABASE_URI"] = uri
-    peer = invites.peer_app()
+    peer = invites.peer_app(uri)
     ours = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench", "HASH_KEY": "bench",
                        "WTF_CSRF_ENABLED": False, "TRUSTED_PROXIES": 1, "SITE_DIR": str(tmp),
                        "INVITE_LIMIT_TOTAL_DAY": 2 * count + 400})
