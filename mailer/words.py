@@ -105,12 +105,15 @@ def fill(text: str, **values) -> str:
 
 
 def markdown(text: str, inline: bool = False, **values) -> Markup:
-    """A text written in Markdown as HTML, with its places filled in (values escaped).
+    """A text written in Markdown as HTML, with its places filled in: a value is escaped and
+    put in after the Markdown is rendered, so it is never read as Markdown itself.
 
     `inline` leaves out the paragraph around a text of one paragraph, for use inside one.
     """
-    filled = fill(text, **{name: escape(value) for name, value in values.items()})
-    html = markdown_lib.markdown(filled, extensions=["attr_list"])
+    marks = {name: f"mailer-place-{number}-" for number, name in enumerate(values)}
+    html = markdown_lib.markdown(fill(text, **marks), extensions=["attr_list"])
+    for name, mark in marks.items():
+        html = html.replace(mark, escape(values[name]))
     if inline and html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]
     return Markup(html)

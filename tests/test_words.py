@@ -75,6 +75,8 @@ def test_a_place_is_filled_in_and_its_value_escaped():
                     wacht='<script>alert("x")</script> & een uur')
     assert "&lt;script&gt;" in html and "<script>" not in html and "&amp; een uur" in html
     assert "{onbekend}" in html
+    html = markdown("Over {wacht}.", wacht="*nooit* [klik](javascript:alert(1)) <b>")
+    assert html == "<p>Over *nooit* [klik](javascript:alert(1)) &lt;b&gt;.</p>"
 
 
 def test_the_limit_page_says_how_long_in_the_files_words(make_app, content):
