@@ -427,6 +427,15 @@ def test_reject_needs_a_reason_and_mails_it(app, staff_client):
     post(staff_client, url, {"reason": " "}, page="/beheer/aanmeldingen/")
     with app.app_context():
         assert db.session.get(Registration, registration).status == "pending"
+    page = staff_client.get("/beheer/aanmeldingen/").get_data(as_text=True)
+    assert "Geef een reden op om af te wijzen." in page
+    assert (f'<label for="reason-{registration}">Reden van afwijzen (de contactpersoon krijgt '
+            "die te zien)</label>") in page
+    post(staff_client, url, {"reason": "x" * 2001}, page="/beheer/aanmeldingen/")
+    with app.app_context():
+        assert db.session.get(Registration, registration).status == "pending"
+    page = staff_client.get("/beheer/aanmeldingen/").get_data(as_text=True)
+    assert "hoogstens 2000 tekens" in page and "Geef een reden op" not in page
     post(staff_client, url, {"reason": "Geen beleid gevonden"}, page="/beheer/aanmeldingen/")
     with app.app_context():
         assert db.session.get(Registration, registration).status == "rejected"
@@ -481,6 +490,13 @@ def test_the_number_before_the_registry_may_be_zero(app, staff_client):
          page="/beheer/deelnemers/")
     with app.app_context():
         assert db.session.get(Setting, "adopters_before_registry") is None
+    assert "Vul een aantal in." in staff_client.get("/beheer/deelnemers/").get_data(as_text=True)
+    post(staff_client, "/beheer/deelnemers/voor-het-register", {"number": "-1"},
+         page="/beheer/deelnemers/")
+    with app.app_context():
+        assert db.session.get(Setting, "adopters_before_registry") is None
+    assert "Vul een aantal van 0 of meer in." in staff_client.get(
+        "/beheer/deelnemers/").get_data(as_text=True)
     post(staff_client, "/beheer/deelnemers/voor-het-register", {"number": "0"},
          page="/beheer/deelnemers/")
     with app.app_context():

@@ -9,7 +9,6 @@ and its pages rendered inside the site's own shell.
 import hmac
 import re
 import time
-from pathlib import Path
 
 from flask import Flask, abort, current_app, flash, g, render_template, request, session
 from flask_babel import Babel
@@ -37,9 +36,9 @@ from ..pages import render_page
 from ..security import keyed_hash
 from .audit import record
 
-# The built page whose header, navigation and footer staff pages borrow: a page of its own once
-# the site has one (content/beheer.md, kept out of the navigation), else the contact page.
-SHELL_PAGES = ("beheer/", "contact/")
+# The built page whose header, navigation and footer staff pages borrow: content/beheer.md, kept
+# out of the navigation.
+SHELL_PAGE = "beheer/"
 MESSAGES = {
     "GENERIC_AUTHN_FAILED": ("Aanmelden mislukt: e-mailadres of wachtwoord klopt niet.", "error"),
     "UNAUTHENTICATED": ("Meld u aan om deze pagina te zien.", "error"),
@@ -257,14 +256,7 @@ def render_security_page(template: str, **context):
     body = render_template(template, **context)
     heading = HEADING.search(body)
     title = Markup(heading.group(1)).striptags() if heading else "Beheer"
-    return render_page(shell_page(), body, title=title, replace=True)
-
-
-def shell_page() -> str:
-    """The first of `SHELL_PAGES` the built site has."""
-    site = Path(current_app.config["SITE_DIR"])
-    return next((page for page in SHELL_PAGES if (site / page / "index.html").exists()),
-                SHELL_PAGES[-1])
+    return render_page(SHELL_PAGE, body, title=title, replace=True)
 
 
 def init_app(app: Flask) -> None:
@@ -329,9 +321,8 @@ def _signed_in(app: Flask, user: StaffUser) -> None:
     keep = {key: session[key] for key in ("_user_id", "_fresh", "_id", "fs_cc", "fs_paa",
                                           "fs_gexp", "identity.id", "identity.auth_type")
             if key in session}
-    session.clear()
+    session.clear()  # "_remember" too: no "remember me", the timeouts must hold
     session.update(keep)
-    session.pop("_remember", None)  # no "remember me": the timeouts must hold
     session.permanent = False
     now = time.time()
     session.update(staff_since=now, staff_seen=now)

@@ -33,8 +33,10 @@ class ActionForm(StaffForm):
 class RejectForm(StaffForm):
     """Reject a registration: the reason is mailed to the contact."""
 
-    reason = TextAreaField("Reden (de contactpersoon krijgt die te zien)",
-                           validators=[DataRequired("Geef een reden op."), Length(max=2000)])
+    reason = TextAreaField("Reden van afwijzen (de contactpersoon krijgt die te zien)",
+                           validators=[DataRequired("Geef een reden op om af te wijzen."),
+                                       Length(max=2000, message="Een reden is hoogstens 2000 "
+                                              "tekens lang.")])
 
 
 class BeforeRegistryForm(StaffForm):

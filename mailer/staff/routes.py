@@ -7,7 +7,6 @@ the worker rebuild the site; then it redirects (POST, redirect, GET).
 """
 
 import re
-from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -33,7 +32,7 @@ from ..models import OptOut, OutboxMail, Registration, StaffUser, utcnow
 from ..pages import render_page
 from ..security import address_hash, serializer
 from . import audit, figures, rebuild
-from .auth import datastore, shell_page
+from .auth import SHELL_PAGE, datastore
 from .forms import (
     ActionForm,
     AddressForm,
@@ -74,7 +73,7 @@ def page(template: str, title: str, status: int = 200, **context):
     """A staff page in the site's shell, with the staff menu and the sign-out button."""
     nav = NAV + ([("staff.accounts", "Accounts")] if current_user.has_role("admin") else [])
     body = render_template(template, nav=nav, title=title, logout_form=ActionForm(), **context)
-    return render_page(shell_page(), body, title=title, status=status, replace=True)
+    return render_page(SHELL_PAGE, body, title=title, status=status, replace=True)
 
 
 def done(message: str, endpoint: str, **values):
@@ -133,8 +132,8 @@ def reject(registration_id: int):
     """Reject a registration with a reason, which is mailed to the contact."""
     form = RejectForm()
     if not form.validate():
-        flash("Geef een reden op om af te wijzen.", "error")
-        return redirect(url_for(".registrations"), 303)
+        return refused(" ".join(form.reason.errors) or "Geef een reden op om af te wijzen.",
+                       ".registrations")
     registration = db.get_or_404(Registration, registration_id)
     try:
         registry.reject(registration.kvk, form.reason.data, registration_id)
@@ -188,8 +187,8 @@ def before_registry():
     """Set how many companies joined before the online registry."""
     form = BeforeRegistryForm()
     if not form.validate():
-        flash("Vul een aantal van 0 of meer in.", "error")
-        return redirect(url_for(".adopters"), 303)
+        return refused(" ".join(form.number.errors) or "Vul een aantal van 0 of meer in.",
+                       ".adopters")
     old = registry.adopters_before_registry()
     registry.set_adopters_before_registry(form.number.data)
     audit.record("aantal van vóór het register gewijzigd", None, f"{old} → {form.number.data}")
@@ -483,5 +482,4 @@ def log():
     offset = max(0, request.args.get("vanaf", 0, type=int))
     rows = audit.entries(200, offset)
     keep = current_app.config["AUDIT_KEEP_DAYS"]
-    return page("staff/log.html", "Logboek", entries=rows, offset=offset, keep_days=keep,
-                since=utcnow() - timedelta(days=keep))
+    return page("staff/log.html", "Logboek", entries=rows, offset=offset, keep_days=keep)
