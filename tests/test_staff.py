@@ -196,7 +196,6 @@ def test_sign_in_requires_the_authenticator_and_gives_recovery_codes(app):
     wrong = client.post("/beheer/tf-validate", data={"csrf_token": csrf_token(html),
                                                      "code": "000000"})
     assert client.get("/beheer/").status_code == 302
-    assert wrong.status_code in (200, 302)
     assert wrong.status_code == 200 and "Deze code klopt niet" in wrong.get_data(as_text=True)
     response = client.post("/beheer/tf-validate", data={"csrf_token": csrf_token(html),
                                                         "code": pyotp.TOTP(secret).now()})
@@ -843,7 +842,7 @@ def test_the_rescue_page_sends_no_mail(app, smtp):
     client = app.test_client()
     post(client, "/beheer/login", {"email": EMAIL, "password": PASSWORD})
     response = post(client, "/beheer/tf-rescue", {"help_setup": "help"})
-    assert response.status_code in (200, 400)
+    assert response.status_code == 200
     assert smtp.messages == []
     with app.app_context():  # nor waiting in the outbox to be sent later
         assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 0
@@ -952,11 +951,13 @@ def test_staff_pages_are_never_cached_nor_indexed(client, path):
 
 
 def test_reauthentication_page_is_ours_and_unused_library_pages_are_not_found(app, staff_client):
-    """Asking the password again shows our page; a page of an unused feature is not found."""
+    """Asking the password again shows our page; a page of an unused feature shows nothing of
+    the library's own (choosing a second factor, of which there is one, sends to sign-in)."""
     html = staff_client.get("/beheer/verify").get_data(as_text=True)
     assert "Bevestig dat u het bent" in html
     assert html.count("<html") == 1
-    assert staff_client.get("/beheer/tf-select").status_code in (302, 404)
+    unused = staff_client.get("/beheer/tf-select")
+    assert unused.status_code == 302 and unused.location.endswith("/beheer/login")
 
 
 def test_an_import_too_large_is_refused_before_anything(app, staff_client):
