@@ -629,6 +629,11 @@ def test_edit_and_remove_an_adopter(app, staff_client):
         entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
         assert entry.action == "deelnemer gewijzigd"
         assert "Waterbedrijf Oost → Waterbedrijf Oost-Nederland" in entry.detail
+    post(staff_client, url, {"company_name": "Waterbedrijf Oost-Nederland", "sector": "energie",
+                             "website": "   ", "list_publicly": "y"})  # spaces: still none
+    with app.app_context():
+        assert db.session.get(Registration, registration).website is None
+    assert "Er was niets veranderd." in staff_client.get(url).get_data(as_text=True)
     post(staff_client, f"/beheer/deelnemers/{registration}/verwijderen", page=url)
     with app.app_context():
         assert db.session.get(Registration, registration) is None

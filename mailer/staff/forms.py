@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from ..adoptions.forms import SECTORS, check_plain_text, check_website
 from ..forms import check_email, cleaned_by
@@ -59,8 +59,8 @@ class AdopterForm(StaffForm):
                                            _plain])
     sector = SelectField("Sector", choices=[SelectChoice(code, label)
                                             for code, label in SECTORS.items()])
-    website = StringField("Website (mag leeg)", validators=[Optional(), Length(max=200),
-                                                            _website])
+    # check_website makes an empty or blank field None.
+    website = StringField("Website (mag leeg)", validators=[Length(max=200), _website])
     list_publicly = BooleanField("Op de openbare lijst")
 
 

@@ -216,7 +216,7 @@ def edit_adopter(registration_id: int):
     before = {key: getattr(registration, key) for key in PUBLIC_FIELDS}
     try:
         fields = {key: form[key].data for key in PUBLIC_FIELDS}
-        registry.edit_adopter(registration_id, {**fields, "website": fields["website"] or None})
+        registry.edit_adopter(registration_id, fields)
     except registry.RegistryError as error:
         return refused(str(error), ".adopters")
     changes = [f"{PUBLIC_FIELDS[key]}: {before[key]} → {getattr(registration, key)}"
