@@ -43,3 +43,16 @@ def test_tips_per_week_on_postgres(pg_app):  # noqa: F811
         db.session.commit()
         row = db.session.scalar(select(WeeklyTips))
         assert row.tips == 1 and row.week.weekday() == 0
+
+
+def test_a_search_with_a_nul_finds_as_without_it_on_postgres(pg_app):  # noqa: F811
+    """A NUL typed or sent in the search is left out, not handed to PostgreSQL (a 500)."""
+    add_staff(pg_app)
+    client = pg_app.test_client()
+    sign_in(client)
+    registration = add_registration(pg_app)
+    post(client, f"/beheer/aanmeldingen/{registration}/goedkeuren", page="/beheer/aanmeldingen/")
+    with pg_app.app_context():
+        name = db.session.get(Registration, registration).company_name
+    page = client.get("/beheer/deelnemers/", query_string={"q": name[:3] + "\x00" + name[3:6]})
+    assert page.status_code == 200 and name in page.get_data(as_text=True)

@@ -154,7 +154,9 @@ def _describe(registration: Registration) -> str:
 @bp.get("/deelnemers/")
 def adopters():
     """The approved adopters, searchable, and the number from before the registry."""
-    query = (request.args.get("q") or "").strip()[:100]
+    # Without control characters: PostgreSQL refuses a NUL in a text value with an error.
+    query = "".join(char for char in request.args.get("q") or "" if char.isprintable())
+    query = query.strip()[:100]
     statement = select(Registration).where(Registration.status == "approved")
     if query:
         like = "%" + re.sub(r"([%_\\])", r"\\\1", query) + "%"
