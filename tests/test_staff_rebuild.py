@@ -163,3 +163,29 @@ def test_a_build_whose_worker_died_is_built_again(make_app, own_site, monkeypatc
         assert rebuild.rebuild_if_due(later) is True
         assert builds == ["killed", "built"]
         assert rebuild.status()["current"] is True
+
+
+def test_a_change_during_a_build_waits_for_it_so_the_newest_is_swapped_in_last(
+        make_app, own_site, monkeypatch):
+    """Another worker does not start a second build while one runs (the older one could be
+    swapped in after it); the change made meanwhile is built next."""
+    app = make_app(SITE_DIR=str(own_site), SITE_REBUILD_QUIET_SECONDS=0)
+    during = []
+
+    def build() -> dict:
+        if not during:
+            with app.app_context():  # another worker, while this build runs
+                rebuild.mark_changed()
+                db.session.commit()
+                during.append(rebuild.rebuild_if_due(utcnow() + timedelta(seconds=5)))
+        return {"count": 25, "adopters": []}
+
+    monkeypatch.setattr(rebuild, "build", build)
+    with app.app_context():
+        rebuild.mark_changed()
+        db.session.commit()
+        assert rebuild.rebuild_if_due() is True
+        assert during == [None]  # no second build at the same time
+        assert rebuild.status()["current"] is False  # the newer change is not shown yet
+        assert rebuild.rebuild_if_due(utcnow() + timedelta(seconds=10)) is True
+        assert rebuild.status()["current"] is True

@@ -76,8 +76,9 @@ def rebuild_if_due(now: datetime | None = None) -> bool | None:
     if changed is None or (shown is not None and shown.value == changed.value):
         db.session.rollback()
         return None
-    if built is not None and built.value == changed.value and not _claim_expired(now):
-        db.session.rollback()  # another worker builds this change
+    if not _claim_expired(now):
+        # Another worker is building: one build at a time, so the newest is swapped in last.
+        db.session.rollback()
         return None
     changed_at = datetime.fromisoformat(changed.value)
     quiet = now - changed_at >= timedelta(seconds=config["SITE_REBUILD_QUIET_SECONDS"])
@@ -115,6 +116,7 @@ def rebuild_if_due(now: datetime | None = None) -> bool | None:
     shown = db.session.get(Setting, SHOWN)
     if shown is None or datetime.fromisoformat(shown.value) < datetime.fromisoformat(claimed):
         _set(SHOWN, claimed)  # the served site now shows this change
+    _set(CLAIMED, NEVER)  # the next change may be built
     db.session.commit()
     log.info("Site opnieuw gebouwd: %d deelnemers, %d op de lijst",
              data["count"], len(data["adopters"]))
