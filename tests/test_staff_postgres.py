@@ -11,13 +11,19 @@ from mailer.models import AuditEntry, Registration
 from mailer.staff import rebuild
 
 
+def approved_by_staff(app) -> tuple:
+    """A signed-in staff client, and a registration it approved through the staff area."""
+    add_staff(app)
+    client = app.test_client()
+    sign_in(client)
+    registration = add_registration(app)
+    post(client, f"/beheer/aanmeldingen/{registration}/goedkeuren", page="/beheer/aanmeldingen/")
+    return client, registration
+
+
 def test_staff_approve_and_the_log_on_postgres(pg_app):  # noqa: F811
     """An approval through the staff area, logged; the database refuses to change the log."""
-    add_staff(pg_app)
-    client = pg_app.test_client()
-    sign_in(client)
-    registration = add_registration(pg_app)
-    post(client, f"/beheer/aanmeldingen/{registration}/goedkeuren", page="/beheer/aanmeldingen/")
+    client, registration = approved_by_staff(pg_app)
     pg_app.config["SITE_BUILD_COMMAND"] = "false {dest}"
     pg_app.config["SITE_REBUILD_QUIET_SECONDS"] = 0
     with pg_app.app_context():
@@ -47,11 +53,7 @@ def test_tips_per_week_on_postgres(pg_app):  # noqa: F811
 
 def test_a_search_with_a_nul_finds_as_without_it_on_postgres(pg_app):  # noqa: F811
     """A NUL typed or sent in the search is left out, not handed to PostgreSQL (a 500)."""
-    add_staff(pg_app)
-    client = pg_app.test_client()
-    sign_in(client)
-    registration = add_registration(pg_app)
-    post(client, f"/beheer/aanmeldingen/{registration}/goedkeuren", page="/beheer/aanmeldingen/")
+    client, registration = approved_by_staff(pg_app)
     with pg_app.app_context():
         name = db.session.get(Registration, registration).company_name
     page = client.get("/beheer/deelnemers/", query_string={"q": name[:3] + "\x00" + name[3:6]})
