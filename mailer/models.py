@@ -97,6 +97,8 @@ class Registration(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # When the review address was mailed about it (`mailer.staff.review`); None: not yet.
+    review_mailed_at: Mapped[datetime | None]
 
     __table_args__ = (
         # The count and its last change come from this index alone, however many rows there are.

@@ -2,6 +2,7 @@
 page's actions with their audit entries."""
 
 import re
+from datetime import timedelta
 from html import unescape
 
 import pyotp
@@ -79,14 +80,15 @@ def audit_actions(app) -> list[str]:
 
 
 def add_registration(app, status="pending", kvk="12345678", name="Waterbedrijf Oost",
-                     listed=True) -> int:
+                     listed=True, confirmed_at=None) -> int:
     """Store a registration as if it came in through /meedoen/ and was confirmed."""
     with app.app_context():
         registration = Registration(
             company_name=name, kvk=kvk, sector="water", website="https://waterbedrijf.test",
             contact_name="Piet Jansen", contact_email=f"piet{kvk}@waterbedrijf.test",
             adopted_policy=True, warm_referral=True, list_publicly=listed, status=status,
-            confirmed_at=utcnow(), decided_at=utcnow() if status == "approved" else None,
+            confirmed_at=confirmed_at or utcnow(),
+            decided_at=utcnow() if status == "approved" else None,
             slug=name.lower().replace(" ", "-") if status == "approved" else None)
         db.session.add(registration)
         db.session.commit()
@@ -813,6 +815,31 @@ def test_a_confirmed_registration_mails_the_review_address_once(make_app, smtp):
         registration = db.session.scalar(select(Registration))
     assert (f"https://schuldeiserscoalitie.test/beheer/aanmeldingen/#reg-{registration.id}"
             in text_part(message))
+
+
+def mails_confirmations_out_of_order(app) -> None:
+    """Two confirmations side by side: the one stamped later commits first and is mailed; the one
+    stamped earlier commits after that mail and is mailed too, once."""
+    from mailer.staff.review import notify_reviewers
+
+    app.config["REVIEW_EMAIL"] = "beoordeling@schuldeiserscoalitie.nl"
+    earlier = utcnow()
+    add_registration(app, kvk="11112222", name="Eerste BV",
+                     confirmed_at=earlier + timedelta(seconds=1))
+    with app.app_context():
+        assert notify_reviewers() == 1
+    add_registration(app, kvk="33334444", name="Tweede BV", confirmed_at=earlier)
+    with app.app_context():
+        assert notify_reviewers() == 1
+        assert notify_reviewers() == 0
+        mailed = db.session.scalars(select(OutboxMail.context)
+                                    .where(OutboxMail.kind == "review_requested")).all()
+    assert sorted(context["registration"]["company_name"] for context in mailed) == [
+        "Eerste BV", "Tweede BV"]
+
+
+def test_a_confirmation_committed_after_a_later_stamped_one_is_mailed_too(app):
+    mails_confirmations_out_of_order(app)
 
 
 def test_without_a_review_address_nobody_is_mailed(app, client, smtp):

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import DatabaseError
 from test_postgres import pg_app, postgres  # noqa: F401 (fixtures)
-from test_staff import add_registration, add_staff, post, sign_in
+from test_staff import add_registration, add_staff, mails_confirmations_out_of_order, post, sign_in
 
 from mailer.extensions import db
 from mailer.models import AuditEntry, Registration
@@ -58,3 +58,8 @@ def test_a_search_with_a_nul_finds_as_without_it_on_postgres(pg_app):  # noqa: F
         name = db.session.get(Registration, registration).company_name
     page = client.get("/beheer/deelnemers/", query_string={"q": name[:3] + "\x00" + name[3:6]})
     assert page.status_code == 200 and name in page.get_data(as_text=True)
+
+
+def test_a_confirmation_committed_after_a_later_stamped_one_is_mailed_on_postgres(pg_app):  # noqa: F811
+    """PostgreSQL commits confirmations side by side: their times need not follow their commits."""
+    mails_confirmations_out_of_order(pg_app)

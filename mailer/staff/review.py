@@ -1,11 +1,10 @@
 """Tell the coalition's review address of each confirmed registration, with a link to review it.
 
 The outbox worker looks every few seconds (`notify_reviewers`), so the confirmation itself stays
-as it is and a review address set later still hears of what waits. A marker in the database
-holds the confirmation time up to which reviewers were told; several workers take turns on it.
+as it is and a review address set later still hears of what waits. Each registration notes when
+its mail was queued (`review_mailed_at`), in the mail's transaction; several workers skip the rows
+another holds.
 """
-
-from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -13,41 +12,30 @@ from sqlalchemy import select
 from ..adoptions.forms import SECTORS
 from ..adoptions.registry import mail_fields
 from ..extensions import begin_write, db
-from ..models import Registration, Setting, utcnow
+from ..models import Registration, utcnow
 from ..outbox import mail_subject, queue_mail
 
-TOLD_UNTIL = "review_told_until"
+WAITING = (Registration.status == "pending", Registration.review_mailed_at.is_(None))
 
 
 def notify_reviewers() -> int:
-    """Queue a mail to `REVIEW_EMAIL` for every registration confirmed since the last time."""
+    """Queue a mail to `REVIEW_EMAIL` for every confirmed registration not yet mailed about."""
     address = current_app.config["REVIEW_EMAIL"]
     if not address:
         return 0
     # A plain read first: most polls find no new confirmation and need no write lock.
-    marker = db.session.get(Setting, TOLD_UNTIL)
-    new = marker is None or db.session.scalar(
-        select(Registration.id).where(Registration.status == "pending",
-                                      Registration.confirmed_at > datetime.fromisoformat(
-                                          marker.value)).limit(1)) is not None
+    new = db.session.scalar(select(Registration.id).where(*WAITING).limit(1)) is not None
     db.session.rollback()
     if not new:
         return 0
     begin_write()
-    marker = db.session.get(Setting, TOLD_UNTIL, with_for_update=True)
-    if marker is None:  # the first time: what was confirmed in the last day
-        since = utcnow() - timedelta(days=1)
-        marker = Setting(key=TOLD_UNTIL, value=since.isoformat())
-        db.session.add(marker)
     waiting = list(db.session.scalars(
-        select(Registration)
-        .where(Registration.status == "pending",
-               Registration.confirmed_at > datetime.fromisoformat(marker.value))
-        .order_by(Registration.confirmed_at)))
+        select(Registration).where(*WAITING).order_by(Registration.confirmed_at, Registration.id)
+        .with_for_update(skip_locked=True)))
+    now = utcnow()
     for registration in waiting:
         queue_review_mail(address, registration)
-    if waiting:
-        marker.value = waiting[-1].confirmed_at.isoformat()
+        registration.review_mailed_at = now
     db.session.commit()
     return len(waiting)
 
