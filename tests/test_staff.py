@@ -2,7 +2,7 @@
 page's actions with their audit entries."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from html import unescape
 
 import pyotp
@@ -11,7 +11,16 @@ from conftest import csrf_token
 from sqlalchemy import delete, func, select
 
 from mailer.extensions import db
-from mailer.models import AuditEntry, OptOut, OutboxMail, Registration, Setting, StaffUser, utcnow
+from mailer.models import (
+    AuditEntry,
+    OptOut,
+    OutboxMail,
+    Registration,
+    Setting,
+    StaffUser,
+    WeeklyTips,
+    utcnow,
+)
 from mailer.security import address_hash
 
 PASSWORD = "een lang wachtwoord 1"
@@ -972,6 +981,46 @@ def test_tips_per_week_outlive_the_traces_of_the_mails(app):
         assert [row["tips"] for row in weeks].count(3) == 1
         housekeeping()
         assert sum(row["tips"] for row in per_week(12)) == 3  # counted once
+
+
+def counts_weeks_from_monday(app) -> None:
+    """Approvals and tips fall in the week of their Monday, the first and last moments of a week
+    included; what came before the twelve weeks is left out."""
+    from mailer.staff.figures import keep_weekly_tips, per_week
+
+    with app.app_context():
+        today = utcnow().date()
+        monday = datetime.combine(today - timedelta(days=today.weekday()), time())
+        first = monday - timedelta(weeks=11)
+        moments = {"last_sunday": monday - timedelta(microseconds=1), "this_monday": monday,
+                   "first": first, "before": first - timedelta(microseconds=1)}
+        for n, (name, moment) in enumerate(moments.items()):
+            db.session.add(OutboxMail(kind="invitation", status="sent", recipient_hash="x",
+                                      template="invitation", message_id=f"<{n}@test>",
+                                      created_at=moment))
+            db.session.add(Registration(
+                company_name=name, kvk=f"1000000{n}", sector="water", contact_name="Piet",
+                contact_email="piet@waterbedrijf.test", status="approved", slug=name,
+                confirmed_at=moment, decided_at=moment))
+        db.session.add(OutboxMail(kind="invitation", status="failed", recipient_hash="x",
+                                  template="invitation", message_id="<failed@test>",
+                                  created_at=monday))
+        db.session.commit()
+        weeks = per_week(12)
+        assert [row["week"] for row in weeks] == [
+            first.date() + timedelta(weeks=n) for n in range(12)]
+        expected = [1] + [0] * 9 + [1, 1]
+        assert [row["adoptions"] for row in weeks] == expected
+        assert [row["tips"] for row in weeks] == expected
+        keep_weekly_tips()
+        db.session.commit()
+        kept = dict(db.session.execute(select(WeeklyTips.week, WeeklyTips.tips)).all())
+        assert kept == {first.date() - timedelta(weeks=1): 1, first.date(): 1,
+                        monday.date() - timedelta(weeks=1): 1, monday.date(): 1}
+
+
+def test_weeks_start_on_monday(app):
+    counts_weeks_from_monday(app)
 
 
 @pytest.mark.parametrize("path", ["/beheer/login", "/beheer/"])

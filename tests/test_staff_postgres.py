@@ -4,7 +4,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import DatabaseError
 from test_postgres import pg_app, postgres  # noqa: F401 (fixtures)
-from test_staff import add_registration, add_staff, mails_confirmations_out_of_order, post, sign_in
+from test_staff import (
+    add_registration,
+    add_staff,
+    counts_weeks_from_monday,
+    mails_confirmations_out_of_order,
+    post,
+    sign_in,
+)
 
 from mailer.extensions import db
 from mailer.models import AuditEntry, Registration
@@ -49,6 +56,11 @@ def test_tips_per_week_on_postgres(pg_app):  # noqa: F811
         db.session.commit()
         row = db.session.scalar(select(WeeklyTips))
         assert row.tips == 1 and row.week.weekday() == 0
+
+
+def test_weeks_start_on_monday_on_postgres(pg_app):  # noqa: F811
+    """The overview's weeks count the same on PostgreSQL as on SQLite."""
+    counts_weeks_from_monday(pg_app)
 
 
 def test_a_search_with_a_nul_finds_as_without_it_on_postgres(pg_app):  # noqa: F811

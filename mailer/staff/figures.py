@@ -15,11 +15,25 @@ from ..outbox import mail_subject, render_mail
 from .review import review_mail_values
 
 TIP = "invitation"  # the outbox kind of a tip to a colleague
+TIPS = (OutboxMail.kind == TIP, OutboxMail.status != "failed")  # the tips that count
 
 
 def _count(statement) -> int:
     """The number one count statement gives."""
     return db.session.scalar(statement) or 0
+
+
+def _per_week(moment, *where) -> dict[date, int]:
+    """How many rows match `where` in each week of `moment`, by the week's Monday, counted by
+    the database: SQLite's and PostgreSQL's own way to find a week's Monday. (SQLite takes the
+    day first: its modifiers round the time to milliseconds, which moves Sunday 23:59:59.9995
+    into the next week.)"""
+    monday = func.date(func.date(moment), "weekday 0", "-6 days") \
+        if db.session.get_bind().dialect.name == "sqlite" \
+        else func.date(func.date_trunc("week", moment))
+    counted = db.session.execute(select(monday, func.count()).where(*where).group_by(monday))
+    return {week if isinstance(week, date) else date.fromisoformat(week): number
+            for week, number in counted}
 
 
 def counts() -> dict:
@@ -33,18 +47,18 @@ def counts() -> dict:
                       .where(Registration.status == status))
 
     def tips_since(moment: datetime) -> int:
-        return _count(select(func.count()).select_from(OutboxMail).where(
-            OutboxMail.kind == TIP, OutboxMail.status != "failed",
-            OutboxMail.created_at >= moment))
+        return _count(select(func.count()).select_from(OutboxMail)
+                      .where(*TIPS, OutboxMail.created_at >= moment))
 
     def mails(status: str) -> int:
         return _count(select(func.count()).select_from(OutboxMail)
                       .where(OutboxMail.status == status))
 
+    approved, before = registrations("approved"), registry.adopters_before_registry()
     return {
-        "count": registry.adoption_count()["count"],
-        "approved": registrations("approved"),
-        "before": registry.adopters_before_registry(),
+        "count": approved + before,  # the public count
+        "approved": approved,
+        "before": before,
         "waiting": registrations("pending"),
         "tips_week": tips_since(week),
         "tips_month": tips_since(month),
@@ -59,21 +73,15 @@ def per_week(weeks: int) -> list[dict]:
     today = utcnow().date()
     first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
     start = datetime.combine(first, time())
-    rows = [{"week": first + timedelta(weeks=n), "adoptions": 0, "tips": 0}
-            for n in range(weeks)]
-    approved = db.session.scalars(select(Registration.decided_at).where(
-        Registration.status == "approved", Registration.decided_at >= start))
-    tips = db.session.scalars(select(OutboxMail.created_at).where(
-        OutboxMail.kind == TIP, OutboxMail.status != "failed", OutboxMail.created_at >= start))
-    for key, moments in (("adoptions", approved), ("tips", tips)):
-        for moment in moments:
-            rows[(moment.date() - first).days // 7][key] += 1
+    approved = _per_week(Registration.decided_at, Registration.status == "approved",
+                         Registration.decided_at >= start)
+    tips = _per_week(OutboxMail.created_at, *TIPS, OutboxMail.created_at >= start)
     # Weeks whose mails' traces are gone (after 30 days) have their count kept.
     kept = dict(db.session.execute(select(WeeklyTips.week, WeeklyTips.tips)
                                    .where(WeeklyTips.week >= first)).all())
-    for row in rows:
-        row["tips"] = max(row["tips"], kept.get(row["week"], 0))
-    return rows
+    return [{"week": week, "adoptions": approved.get(week, 0),
+             "tips": max(tips.get(week, 0), kept.get(week, 0))}
+            for week in (first + timedelta(weeks=n) for n in range(weeks))]
 
 
 def keep_weekly_tips() -> None:
@@ -82,14 +90,7 @@ def keep_weekly_tips() -> None:
     A week's stored count only grows: once traces are deleted, the live count drops, the kept
     one stays.
     """
-    monday = func.date(OutboxMail.created_at, "weekday 0", "-6 days") \
-        if db.session.get_bind().dialect.name == "sqlite" \
-        else func.date(func.date_trunc("week", OutboxMail.created_at))
-    counted = db.session.execute(
-        select(monday, func.count()).where(OutboxMail.kind == TIP, OutboxMail.status != "failed")
-        .group_by(monday)).all()
-    for week, tips in counted:
-        week = week if isinstance(week, date) else date.fromisoformat(week)
+    for week, tips in _per_week(OutboxMail.created_at, *TIPS).items():
         row = db.session.get(WeeklyTips, week)
         if row is None:
             db.session.add(WeeklyTips(week=week, tips=tips))
