@@ -230,6 +230,16 @@ def test_staff_page_titles_name_beheer_once(app, staff_client):
         assert title.count("Beheer") == 1, title
 
 
+def test_every_sign_in_form_speaks_dutch(app):
+    """WTForms' own messages on every form of the sign-in are the Dutch ones."""
+    from mailer.staff import auth
+
+    with app.test_request_context("/beheer/login", method="POST"):
+        for form in (auth.StaffLoginForm, auth.StaffCodeForm, auth.StaffRecoveryForm,
+                     auth.StaffSetupForm, auth.StaffRescueForm):
+            assert form(meta={"csrf": False}).meta.locales == ["nl"], form
+
+
 def test_a_recovery_code_signs_in_once(app):
     """Without the phone, a recovery code works instead of the code, one time only."""
     add_staff(app)

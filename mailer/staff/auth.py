@@ -85,6 +85,15 @@ def staff_address(email: str) -> str:
     return check_email(email).lower()
 
 
+def account_address(email: str) -> str:
+    """The address an account is looked up by: as stored, or, for one that does not pass the
+    e-mail rule (and so has no account), the typed address in lower case."""
+    try:
+        return staff_address(email)
+    except ValueError:
+        return email.strip().lower()
+
+
 datastore = SQLAlchemyUserDatastore(db, StaffUser, StaffRole)
 security = Security(mail_util_cls=StaffMailUtil)
 babel = Babel()
@@ -103,7 +112,6 @@ def settings(app: Flask) -> dict:
         "SECURITY_PASSWORD_HASH": "argon2",
         "SECURITY_PASSWORD_SALT": derived("staff-password-salt"),
         "SECURITY_PASSWORD_LENGTH_MIN": 12,
-        "SECURITY_EMAIL_VALIDATOR_ARGS": {"check_deliverability": False},  # no DNS at sign-in
         "SECURITY_TOTP_SECRETS": {"1": derived("staff-totp-secret")},
         "SECURITY_TOTP_ISSUER": "Schuldeiserscoalitie",
         "SECURITY_TWO_FACTOR": True,
@@ -139,23 +147,24 @@ def settings(app: Flask) -> dict:
     }
 
 
-class StaffLoginForm(LoginForm):
-    """The sign-in form, refused without a look at the account once an address or a client
-    failed too often; every failure counts, for addresses with or without an account."""
+class Dutch:
+    """Flask-Security's forms with their own messages in Dutch."""
 
     class Meta:
         locales = ["nl"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.email.label.text, self.password.label.text = "E-mailadres", "Wachtwoord"
+
+class Limited(Dutch):
+    """A sign-in step with the sign-in's limits: refused without a look at the account once an
+    address or a client failed too often; every failure counts, for addresses with or without
+    an account. A form says which address it counts for and where the refusal shows."""
 
     def validate(self, **kwargs) -> bool:
-        """Check the limits, then the password; count a failure in the shared database."""
-        keys = _login_keys(self.email.data or "")
+        """Check the limits, then the form; count a failure in the shared database."""
+        keys = _login_keys(self._limited_address())
         limits.begin([key for key, _ in keys])
         if limits.would_refuse(keys):
-            self.form_errors.append(TOO_MANY)
+            self._refuse(TOO_MANY)
             return False
         if super().validate(**kwargs):
             return True
@@ -163,9 +172,23 @@ class StaffLoginForm(LoginForm):
         return False
 
 
-class LimitedCode:
+class StaffLoginForm(Limited, LoginForm):
+    """The sign-in form: the typed address counts."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email.label.text, self.password.label.text = "E-mailadres", "Wachtwoord"
+
+    def _limited_address(self) -> str:
+        return self.email.data or ""
+
+    def _refuse(self, message: str) -> None:
+        self.form_errors.append(message)
+
+
+class LimitedCode(Limited):
     """A second-step form (authenticator or recovery code) with the sign-in's limits, so that
-    a code cannot be guessed by trying them all."""
+    a code cannot be guessed by trying them all; the account's address counts."""
 
     code_label = "Code"
 
@@ -173,17 +196,11 @@ class LimitedCode:
         super().__init__(*args, **kwargs)
         self.code.label.text = self.code_label
 
-    def validate(self, **kwargs) -> bool:
-        """Check the limits, then the code; count a failure in the shared database."""
-        keys = _login_keys(getattr(self.user, "email", "") or "")
-        limits.begin([key for key, _ in keys])
-        if limits.would_refuse(keys):
-            self.code.errors = [TOO_MANY]
-            return False
-        if super().validate(**kwargs):
-            return True
-        _count_failure(keys)
-        return False
+    def _limited_address(self) -> str:
+        return getattr(self.user, "email", "") or ""
+
+    def _refuse(self, message: str) -> None:
+        self.code.errors = [message]
 
 
 class StaffCodeForm(LimitedCode, TwoFactorVerifyCodeForm):
@@ -191,34 +208,22 @@ class StaffCodeForm(LimitedCode, TwoFactorVerifyCodeForm):
 
     code_label = "Code uit de app"
 
-    class Meta:
-        locales = ["nl"]
-
 
 class StaffRecoveryForm(LimitedCode, MfRecoveryForm):
     """A recovery code instead of the app's code."""
 
     code_label = "Herstelcode"
 
-    class Meta:
-        locales = ["nl"]
 
-
-class StaffSetupForm(TwoFactorSetupForm):
+class StaffSetupForm(Dutch, TwoFactorSetupForm):
     """Setting up two-factor: an authenticator app is the one method."""
-
-    class Meta:
-        locales = ["nl"]
 
     setup = RadioField("Methode", choices=[SelectChoice("authenticator", "Authenticator-app")],
                        validate_choice=False)
 
 
-class StaffRescueForm(TwoFactorRescueForm):
+class StaffRescueForm(Dutch, TwoFactorRescueForm):
     """No rescue by mail: a lost phone is a recovery code or `mailer staff reset`."""
-
-    class Meta:
-        locales = ["nl"]
 
     # Flask-Security adds "use a recovery code"; its "help" (a mail sent past the outbox) is
     # left out, so it is refused.
@@ -229,11 +234,7 @@ def _login_keys(email: str) -> list[limits.Action]:
     """The limit keys of a sign-in: the typed address (hashed, in the form sign-in looks the
     account up by, so every spelling of it shares one count) and the client address."""
     config = current_app.config
-    try:
-        typed = staff_address(email)
-    except ValueError:
-        typed = email.strip().lower()
-    account = "staff-login:" + keyed_hash(typed, "staff-login")
+    account = "staff-login:" + keyed_hash(account_address(email), "staff-login")
     client = "staff-login-ip:" + limits.client_key(request)
     return [(account, limits.windows(config["STAFF_LOGIN_LIMITS"])),
             (client, limits.windows(config["STAFF_LOGIN_LIMITS_PER_IP"]))]

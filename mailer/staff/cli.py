@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import StaffUser
 from .audit import record
-from .auth import datastore, staff_address
+from .auth import account_address, datastore, staff_address
 
 ROLES = {"staff": "Beoordelen, deelnemers, cijfers", "admin": "Ook accounts en instellingen"}
 
@@ -41,11 +41,7 @@ def _password() -> str:
 
 def _account(email: str) -> StaffUser:
     """The account of an address, or a clear error."""
-    try:
-        address = staff_address(email)
-    except ValueError:
-        address = email.strip().lower()
-    user = db.session.scalar(select(StaffUser).where(StaffUser.email == address))
+    user = db.session.scalar(select(StaffUser).where(StaffUser.email == account_address(email)))
     if user is None:
         raise click.ClickException(f"Er is geen account voor {email}.")
     return user
